@@ -1,0 +1,101 @@
+"""The feature-extractor contract.
+
+A feature extractor turns one 2-D plane into per-pixel (or per-patch) features.
+Everything else -- normalisation, channels, the multi-scale pyramid, padding,
+tiling, Z/T stacks, the classifier -- is done by the core.  A complete
+third-party extractor is a subclass that sets a few class attributes and
+implements :meth:`FeatureExtractor.extract`::
+
+    class Sobel(FeatureExtractor):
+        name = "sobel"
+        padding = 1
+
+        def extract(self, plane):
+            from scipy import ndimage
+            return np.stack([ndimage.sobel(plane[0], 0), ndimage.sobel(plane[0], 1)])
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class FeatureExtractor:
+    """Base class of every extractor.
+
+    Class attributes
+    ----------------
+    name : str
+        Registry name, e.g. ``"ilastik"``.
+    description : str
+        One line shown by ``convpaint extractors``.
+    n_input_channels : int
+        Channels taken per call: 1 (the core runs it once per image channel and
+        concatenates) or 3 (RGB; gray images are replicated to three channels).
+    rgb : bool
+        The extractor was trained on RGB natural images: the core applies
+        ImageNet statistics when the user asks for no normalisation.
+    padding : int
+        Receptive-field halo in input pixels: output pixels farther than
+        ``padding`` from the border of the input plane do not depend on the border.
+    patch_size : int
+        1 for CNNs and filters; 14 or 16 for ViTs. The core hands ``extract``
+        planes whose height and width are multiples of ``patch_size``.
+    default_scalings : tuple[int, ...]
+        Downscaling factors of the image pyramid used when the user gives none.
+    deterministic : bool
+        Same input -> bit-identical output (lets tests check tiled == untiled).
+    alignment : int
+        Tile origins handed to ``extract`` are multiples of this many input
+        pixels (e.g. 2**n for a CNN with n pooling layers), so that tiled and
+        untiled features agree. ``patch_size`` is always honoured as well.
+    tile_size : int or None
+        Preferred tile edge in pixels (ViTs want large tiles); None: core default.
+    supports_volume : bool
+        The extractor implements :meth:`extract_volume` (true 3-D features).
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    n_input_channels: ClassVar[int] = 1
+    rgb: ClassVar[bool] = False
+    padding: int = 0
+    patch_size: int = 1
+    default_scalings: tuple[int, ...] = (1,)
+    deterministic: bool = True
+    alignment: int = 1
+    tile_size: int | None = None
+    supports_volume: ClassVar[bool] = False
+
+    def __init__(self, **options: Any) -> None:
+        if options:
+            names = ", ".join(sorted(options))
+            raise TypeError(f"extractor {self.name!r} takes no options, got: {names}")
+
+    def extract(self, plane: np.ndarray) -> np.ndarray:
+        """Featurise one plane.
+
+        Parameters
+        ----------
+        plane : ndarray of shape (n_input_channels, H, W), float32
+            Normalised intensities; H and W are multiples of ``patch_size``.
+
+        Returns
+        -------
+        ndarray of shape (n_features, H // patch_size, W // patch_size), float32
+        """
+        raise NotImplementedError
+
+    def extract_volume(self, volume: np.ndarray) -> np.ndarray:
+        """Featurise a (n_input_channels, Z, H, W) volume -> (n_features, Z, H, W)."""
+        raise NotImplementedError(f"extractor {self.name!r} has no 3-D mode")
+
+    def get_options(self) -> dict[str, Any]:
+        """JSON-serialisable options that rebuild this extractor (stored in model files)."""
+        return {}
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.get_options().items())
+        return f"{type(self).__name__}({opts})"

@@ -1,0 +1,32 @@
+"""pluggy hook specifications: how a package contributes feature extractors.
+
+A plugin module (named in the ``convpaint.extractors`` entry-point group)
+implements::
+
+    import convpaint
+
+    @convpaint.hookimpl
+    def convpaint_extractors():
+        return [MyExtractor]          # FeatureExtractor subclasses or ExtractorSpec
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+PROJECT = "convpaint"
+ENTRY_POINT_GROUP = "convpaint.extractors"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def convpaint_extractors() -> list:
+    """Return the extractors this plugin provides.
+
+    Each item is a :class:`convpaint.FeatureExtractor` subclass (its ``name``
+    and ``description`` class attributes are used and the class is the
+    factory) or a :class:`convpaint.ExtractorSpec` ``(name, description,
+    factory)`` whose factory takes the extractor options as keywords.
+    """
