@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 
@@ -89,8 +90,7 @@ class Registry:
         if name in self._conflicts:
             dists = " and ".join(sorted(set(self._conflicts[name])))
             raise ExtractorConflictError(
-                f"extractor name {name!r} is registered by both {dists}; "
-                "uninstall one of them"
+                f"extractor name {name!r} is registered by both {dists}; uninstall one of them"
             )
 
     def names(self) -> list[str]:

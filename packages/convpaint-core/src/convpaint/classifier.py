@@ -1,0 +1,47 @@
+"""The pixel classifier: a seeded random forest by default, any scikit-learn classifier accepted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def default_classifier(
+    seed: int = 0, n_estimators: int = 100, max_depth: int | None = None, n_jobs: int = -1
+) -> Any:
+    """The default ``RandomForestClassifier`` (deterministic for a given ``seed``)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(
+        n_estimators=n_estimators, max_depth=max_depth, n_jobs=n_jobs, random_state=seed
+    )
+
+
+def check_classifier(clf: Any) -> Any:
+    for method in ("fit", "predict_proba"):
+        if not callable(getattr(clf, method, None)):
+            raise TypeError(f"classifier {clf!r} has no {method}() method")
+    return clf
+
+
+def check_training_labels(y: np.ndarray) -> np.ndarray:
+    """Classes of the annotated pixels; at least two are needed."""
+    classes = np.unique(y)
+    if y.size == 0:
+        raise ValueError(
+            "annotations are empty: draw at least one scribble per class (0 = unlabelled)"
+        )
+    if classes.size < 2:
+        raise ValueError(
+            f"annotations contain a single class ({classes[0]}); draw scribbles for at least two classes"
+        )
+    return classes
+
+
+def predict_proba_in_chunks(clf: Any, features: np.ndarray, chunk: int = 262_144) -> np.ndarray:
+    """``clf.predict_proba`` on (n_pixels, F) features, in chunks to bound memory."""
+    out = []
+    for start in range(0, features.shape[0], chunk):
+        out.append(np.asarray(clf.predict_proba(features[start : start + chunk]), dtype=np.float32))
+    return np.concatenate(out, axis=0)

@@ -1,0 +1,135 @@
+"""Per-pixel features of one padded block: channels -> pyramid -> extractor parts.
+
+:class:`FeaturePipeline` is the only place that calls extractors.  Its
+:meth:`~FeaturePipeline.block_features` takes a block that carries a halo of
+``pipeline.halo`` pixels on every side (as :mod:`convpaint.tiling` or
+``dask.array.map_overlap`` produce) and returns features for the block's
+interior only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .combine import ConcatExtractor
+from .extractor import FeatureExtractor
+from .normalize import imagenet
+from .pyramid import downscale, upsample
+from .tiling import round_up
+
+
+@dataclass(frozen=True)
+class Part:
+    """One extractor of the pipeline with the pyramid scalings it runs at."""
+
+    extractor: FeatureExtractor
+    scalings: tuple[int, ...]
+
+    @property
+    def unit(self) -> int:
+        """Input-pixel granularity the extractor needs at scale 1."""
+        ex = self.extractor
+        return math.lcm(max(1, int(ex.patch_size)), max(1, int(getattr(ex, "alignment", 1))))
+
+    @property
+    def halo(self) -> int:
+        """Pixels of context every output pixel needs, at full resolution."""
+        ex = self.extractor
+        return max(int(ex.padding) * s + s * int(ex.patch_size) for s in self.scalings)
+
+
+def _check_scalings(scalings: tuple[int, ...]) -> tuple[int, ...]:
+    out = tuple(int(s) for s in scalings)
+    if not out or any(s < 1 or s != f for s, f in zip(out, scalings, strict=True)):
+        raise ValueError(f"scalings must be positive integers, got {scalings!r}")
+    return out
+
+
+def channel_groups(n_channels: int, wanted: int) -> list[list[int]]:
+    """Which image channels feed each call of an extractor taking ``wanted`` channels."""
+    if n_channels == wanted:
+        return [list(range(n_channels))]
+    if wanted == 1:
+        return [[c] for c in range(n_channels)]
+    # gray -> replicate; other counts -> each channel replicated to ``wanted``
+    return [[c] * wanted for c in range(n_channels)]
+
+
+class FeaturePipeline:
+    """Turn normalised (C, H, W) blocks into (F, H - 2 halo, W - 2 halo) features."""
+
+    def __init__(
+        self,
+        extractor: FeatureExtractor,
+        scalings: tuple[int, ...] | None = None,
+        normalize: str = "image",
+    ) -> None:
+        parts = extractor.parts if isinstance(extractor, ConcatExtractor) else [extractor]
+        self.extractor = extractor
+        self.normalize = normalize
+        self.parts = [
+            Part(p, _check_scalings(tuple(scalings or p.default_scalings))) for p in parts
+        ]
+        self.align = math.lcm(*(s * p.unit for p in self.parts for s in p.scalings))
+        self.halo = round_up(max(p.halo for p in self.parts), self.align)
+        self.full_scale = 1.0  # set by the model from the input dtype (ImageNet path)
+
+    @property
+    def supports_volume(self) -> bool:
+        return all(p.extractor.supports_volume for p in self.parts)
+
+    def block_features(self, block: np.ndarray) -> np.ndarray:
+        """Features of the interior of a (C, H, W) or, for volumes, (C, Z, H, W) block."""
+        h = self.halo
+        *_, ny, nx = block.shape
+        if ny <= 2 * h or nx <= 2 * h:
+            raise ValueError(f"block {block.shape[-2:]} is not larger than twice the halo {h}")
+        # pad the far end so that every pyramid level divides evenly
+        extra = [(0, 0)] * (block.ndim - 2) + [
+            (0, round_up(ny, self.align) - ny),
+            (0, round_up(nx, self.align) - nx),
+        ]
+        padded = np.pad(block, extra, mode="symmetric") if any(e[1] for e in extra) else block
+        out = [self._part_features(part, padded) for part in self.parts]
+        feats = np.concatenate(out, axis=0) if len(out) > 1 else out[0]
+        return np.ascontiguousarray(feats[..., h : ny - h, h : nx - h])
+
+    def _part_features(self, part: Part, block: np.ndarray) -> np.ndarray:
+        ex = part.extractor
+        wanted = int(ex.n_input_channels)
+        feats = []
+        for group in channel_groups(block.shape[0], wanted):
+            inp = block[group]
+            if ex.rgb and self.normalize == "none" and wanted == 3:
+                inp = (
+                    imagenet(inp, self.full_scale)
+                    if inp.ndim == 3
+                    else np.stack(
+                        [imagenet(inp[:, z], self.full_scale) for z in range(inp.shape[1])], axis=1
+                    )
+                )
+            inp = np.ascontiguousarray(inp, dtype=np.float32)
+            for s in part.scalings:
+                feats.append(self._extract_at_scale(ex, inp, s))
+        return np.concatenate(feats, axis=0)
+
+    def _extract_at_scale(self, ex: FeatureExtractor, inp: np.ndarray, scale: int) -> np.ndarray:
+        small = downscale(inp, scale)
+        if small.ndim == 4:  # (C, Z, H, W): true 3-D features, Z padded by the halo
+            zpad = int(ex.padding)
+            padded = np.pad(small, [(0, 0), (zpad, zpad), (0, 0), (0, 0)], mode="symmetric")
+            f = np.asarray(ex.extract_volume(padded), dtype=np.float32)
+            f = f[:, zpad : zpad + small.shape[1]]
+        else:
+            f = np.asarray(ex.extract(small), dtype=np.float32)
+        factor = scale * int(ex.patch_size)
+        expected = (small.shape[-2] // int(ex.patch_size), small.shape[-1] // int(ex.patch_size))
+        if f.ndim != small.ndim or f.shape[-2:] != expected:
+            raise RuntimeError(
+                f"extractor {ex.name!r} returned features of shape {f.shape} for input "
+                f"{small.shape}; expected (F, ...{expected})"
+            )
+        return upsample(f, factor)

@@ -1,0 +1,318 @@
+"""``ConvpaintModel``: train on scribbles, segment images, save and load.
+
+The data path, module by module: :mod:`~convpaint.axes` (dimensions) ->
+:mod:`~convpaint.normalize` -> :mod:`~convpaint.tiling` (tiles with halos) ->
+:mod:`~convpaint.features` (channels, :mod:`~convpaint.pyramid`, extractors)
+-> :mod:`~convpaint.classifier` -> labels.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .axes import (
+    Layout,
+    annotations_to_canonical,
+    from_canonical_spatial,
+    resolve_axes,
+    to_canonical,
+)
+from .classifier import (
+    check_classifier,
+    check_training_labels,
+    default_classifier,
+    predict_proba_in_chunks,
+)
+from .combine import ConcatExtractor
+from .extractor import FeatureExtractor
+from .features import FeaturePipeline
+from .normalize import check_finite, check_mode, intensity_range, normalize
+from .progress import progress_bar
+from .registry import get_extractor, get_registry
+from .tiling import TileGrid, round_up
+
+DEFAULT_TILE = 1024
+TRAIN_TILE = 256
+
+
+class ConvpaintModel:
+    """Pixel classifier: extractor features + a random forest trained on scribbles.
+
+    Parameters
+    ----------
+    extractor : str, list of str or FeatureExtractor, default "ilastik"
+        Registered name (see :func:`convpaint.list_extractors`), a combination
+        such as ``"vgg16+ilastik"``, or an extractor instance.
+    scalings : tuple of int, optional
+        Pyramid downscaling factors; default: each extractor's own.
+    normalize : {"image", "stack", "none"}, default "image"
+        Z-score each channel per 2-D plane, over the whole stack, or not at all.
+    classifier : scikit-learn classifier, optional
+        Default: ``RandomForestClassifier(n_estimators, max_depth, random_state=seed)``.
+    seed, n_estimators, max_depth : parameters of the default random forest.
+    tile_size : int, optional
+        Edge of prediction tiles in pixels (default 1024 or the extractor's choice).
+    volumetric : bool, default False
+        Featurise Z stacks as volumes (extractors with 3-D filters) instead of per plane.
+    progress : bool, optional
+        Show progress bars (default: only on a terminal).
+    **extractor_options
+        Passed to the extractor, e.g. ``weights="random"`` for ``"vgg16"``.
+    """
+
+    def __init__(
+        self,
+        extractor: str | list[str] | FeatureExtractor = "ilastik",
+        *,
+        scalings: Sequence[int] | None = None,
+        normalize: str = "image",
+        classifier: Any = None,
+        seed: int = 0,
+        n_estimators: int = 100,
+        max_depth: int | None = None,
+        tile_size: int | None = None,
+        volumetric: bool = False,
+        progress: bool | None = None,
+        **extractor_options: Any,
+    ) -> None:
+        self.extractor = get_extractor(extractor, **extractor_options)
+        self.scalings = tuple(scalings) if scalings is not None else None
+        self.normalize = check_mode(normalize)
+        self.pipeline = FeaturePipeline(self.extractor, self.scalings, self.normalize)
+        self.classifier = check_classifier(
+            classifier
+            if classifier is not None
+            else default_classifier(seed, n_estimators, max_depth)
+        )
+        self.seed = seed
+        self.volumetric = bool(volumetric)
+        if self.volumetric and not self.pipeline.supports_volume:
+            raise ValueError(f"extractor {self.extractor.name!r} has no 3-D (volumetric) mode")
+        self.tile_size = tile_size
+        self.progress = progress
+        self.classes_: np.ndarray | None = None
+        self.n_channels_: int | None = None
+        self.n_features_: int | None = None
+
+    # -- tiles ---------------------------------------------------------------------------
+    def _tile(self, training: bool) -> int:
+        preferred = [p.extractor.tile_size for p in self.pipeline.parts if p.extractor.tile_size]
+        if self.tile_size:
+            size = int(self.tile_size)
+        elif preferred:
+            size = max(preferred)  # global-context extractors: train on the prediction grid
+        else:
+            size = TRAIN_TILE if training else DEFAULT_TILE
+        if size < 1:
+            raise ValueError(f"tile_size must be positive, got {size}")
+        return round_up(size, self.pipeline.align)
+
+    # -- input checks --------------------------------------------------------------------
+    def _prepare(self, image: Any, axes: str | None) -> tuple[np.ndarray, Layout]:
+        image = np.asarray(image)
+        check_finite(image)
+        layout = resolve_axes(image.shape, axes)
+        canon = to_canonical(image, layout)
+        if min(canon.shape[-2:]) < 1:
+            raise ValueError(f"image has an empty spatial dimension: {image.shape}")
+        n_channels = canon.shape[2]
+        if self.n_channels_ is not None and n_channels != self.n_channels_:
+            raise ValueError(
+                f"image has {n_channels} channel(s) but the model was trained on {self.n_channels_}"
+            )
+        self.pipeline.full_scale = intensity_range(image.dtype)
+        return normalize(canon, self.normalize), layout
+
+    def _plane_groups(self, canon: np.ndarray) -> Iterator[tuple[tuple, np.ndarray]]:
+        """Yield (index into (T, Z), data) for each unit of featurisation."""
+        for t in range(canon.shape[0]):
+            if self.volumetric:
+                yield (t, slice(None)), np.moveaxis(canon[t], 1, 0)  # (C, Z, Y, X)
+            else:
+                for z in range(canon.shape[1]):
+                    yield (t, z), canon[t, z]  # (C, Y, X)
+
+    # -- training ------------------------------------------------------------------------
+    def train(self, image: Any, annotations: Any, axes: str | None = None) -> ConvpaintModel:
+        """Fit the classifier on the annotated pixels (0 = unlabelled) of one or more images."""
+        images = image if isinstance(image, (list, tuple)) else [image]
+        labels = annotations if isinstance(annotations, (list, tuple)) else [annotations]
+        if len(images) != len(labels):
+            raise ValueError(f"got {len(images)} images but {len(labels)} annotation arrays")
+        self.n_channels_ = None
+        xs, ys = [], []
+        for img, ann in zip(images, labels, strict=True):
+            x, y = self._training_samples(img, ann, axes)
+            xs.append(x)
+            ys.append(y)
+        y = np.concatenate(ys)
+        classes = check_training_labels(y)
+        x = np.concatenate(xs, axis=0)
+        self.classifier.fit(x, y)
+        self.classes_ = classes
+        self.n_features_ = x.shape[1]
+        return self
+
+    def _training_samples(self, image: Any, annotations: Any, axes: str | None):
+        canon, layout = self._prepare(image, axes)
+        self.n_channels_ = canon.shape[2]
+        ann = np.asarray(annotations)
+        if not (np.issubdtype(ann.dtype, np.integer) or ann.dtype == bool):
+            if not np.issubdtype(ann.dtype, np.floating) or not np.all(np.mod(ann, 1) == 0):
+                raise ValueError(f"annotations must be integer class labels, got dtype {ann.dtype}")
+        ann = annotations_to_canonical(ann, layout)
+        expected = canon.shape[:2] + canon.shape[3:]
+        if ann.shape != expected:
+            raise ValueError(
+                f"annotations shape {np.asarray(annotations).shape} does not match the image's "
+                f"spatial shape ({layout.spatial_axes}: {from_canonical_spatial(np.empty(expected), layout).shape})"
+            )
+        if (ann < 0).any():
+            raise ValueError("annotations must be >= 0 (0 = unlabelled)")
+        ann = ann.astype(np.int64, copy=False)
+        grid = TileGrid(canon.shape[-2:], self._tile(training=True), self.pipeline.halo)
+        work = []
+        for index, data in self._plane_groups(canon):
+            plane_ann = ann[index]
+            mask = plane_ann > 0 if plane_ann.ndim == 2 else (plane_ann > 0).any(axis=0)
+            if mask.any():
+                work.append((data, plane_ann, grid.touching(mask)))
+        xs, ys = [], []
+        total = sum(len(tiles) for _, _, tiles in work)
+        with progress_bar(total, "features (training)", self.progress) as bar:
+            for data, plane_ann, tiles in work:
+                padded = grid.pad(data)
+                for tile in tiles:
+                    feats = self.pipeline.block_features(padded[(Ellipsis, *tile.block)])
+                    lab = plane_ann[(Ellipsis, *tile.inner)]
+                    sel = lab > 0
+                    xs.append(feats[:, sel].T)
+                    ys.append(lab[sel])
+                    bar.update(1)
+        if not xs:
+            raise ValueError("annotations are empty: draw at least one scribble (labels > 0)")
+        return np.concatenate(xs, axis=0), np.concatenate(ys)
+
+    # -- prediction ----------------------------------------------------------------------
+    def _check_trained(self) -> None:
+        if self.classes_ is None:
+            raise RuntimeError("the model is not trained: call train() or load_model() first")
+
+    def _predict_tiles(self, image: Any, axes: str | None, want_proba: bool):
+        self._check_trained()
+        canon, layout = self._prepare(image, axes)
+        grid = TileGrid(canon.shape[-2:], self._tile(training=False), self.pipeline.halo)
+        spatial = canon.shape[:2] + canon.shape[3:]
+        n_classes = len(self.classes_)
+        proba = np.zeros((n_classes, *spatial), dtype=np.float32) if want_proba else None
+        labels = None if want_proba else np.zeros(spatial, dtype=_label_dtype(self.classes_))
+        groups = list(self._plane_groups(canon))
+        with progress_bar(len(groups) * len(grid), "segmenting", self.progress) as bar:
+            for index, data in groups:
+                padded = grid.pad(data)
+                for tile in grid:
+                    feats = self.pipeline.block_features(padded[(Ellipsis, *tile.block)])
+                    self._check_features(feats.shape[0])
+                    flat = feats.reshape(feats.shape[0], -1).T
+                    p = predict_proba_in_chunks(self.classifier, flat)
+                    out_shape = feats.shape[1:]
+                    where = (
+                        (*index, *tile.inner)
+                        if not self.volumetric
+                        else (index[0], slice(None), *tile.inner)
+                    )
+                    if want_proba:
+                        proba[(slice(None), *where)] = p.T.reshape(n_classes, *out_shape)
+                    else:
+                        labels[where] = self.classes_[np.argmax(p, axis=1)].reshape(out_shape)
+                    bar.update(1)
+        return (proba if want_proba else labels), layout
+
+    def _check_features(self, n: int) -> None:
+        if self.n_features_ is not None and n != self.n_features_:
+            raise ValueError(
+                f"the extractor gives {n} features per pixel but the classifier was trained on "
+                f"{self.n_features_} (different extractor options, scalings or channel count?)"
+            )
+
+    def predict_proba(self, image: Any, axes: str | None = None) -> np.ndarray:
+        """Class probabilities, shape (n_classes, *spatial shape of image)."""
+        proba, layout = self._predict_tiles(image, axes, want_proba=True)
+        return from_canonical_spatial(proba, layout, leading=1)
+
+    def segment(self, image: Any, axes: str | None = None) -> np.ndarray:
+        """Label image with the image's spatial shape and the annotation's class values."""
+        labels, layout = self._predict_tiles(image, axes, want_proba=False)
+        return from_canonical_spatial(labels, layout)
+
+    def compute_features(self, image: Any, axes: str | None = None) -> np.ndarray:
+        """All features, shape (n_features, *spatial shape); for inspection and benchmarks."""
+        canon, layout = self._prepare(image, axes)
+        grid = TileGrid(canon.shape[-2:], self._tile(training=False), self.pipeline.halo)
+        out = None
+        for index, data in self._plane_groups(canon):
+            padded = grid.pad(data)
+            for tile in grid:
+                feats = self.pipeline.block_features(padded[(Ellipsis, *tile.block)])
+                if out is None:
+                    out = np.zeros((feats.shape[0], *canon.shape[:2], *canon.shape[3:]), np.float32)
+                where = (
+                    (*index, *tile.inner)
+                    if not self.volumetric
+                    else (index[0], slice(None), *tile.inner)
+                )
+                out[(slice(None), *where)] = feats
+        return from_canonical_spatial(out, layout, leading=1)
+
+    # -- files ---------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the trained model to one ``.npz`` file (atomically; loads without pickle)."""
+        from .model_file import save_model
+
+        self._check_trained()
+        return save_model(path, self._metadata(), self.classifier)
+
+    def _metadata(self) -> dict[str, Any]:
+        parts = (
+            self.extractor.parts
+            if isinstance(self.extractor, ConcatExtractor)
+            else [self.extractor]
+        )
+        registry = get_registry()
+        packages = {}
+        for part in parts:
+            try:
+                packages[part.name] = registry.spec(part.name).distribution
+            except Exception:
+                packages[part.name] = ""
+        return {
+            "convpaint_version": __version__,
+            "extractor": {
+                "names": [p.name for p in parts],
+                "options": {p.name: p.get_options() for p in parts},
+                "packages": packages,
+            },
+            "scalings": list(self.scalings) if self.scalings else None,
+            "normalize": self.normalize,
+            "volumetric": self.volumetric,
+            "tile_size": self.tile_size,
+            "n_channels": self.n_channels_,
+            "n_features": self.n_features_,
+            "classes": self.classes_.tolist(),
+        }
+
+    def __repr__(self) -> str:
+        state = f"classes={self.classes_.tolist()}" if self.classes_ is not None else "untrained"
+        return f"ConvpaintModel(extractor={self.extractor.name!r}, {state})"
+
+
+def _label_dtype(classes: np.ndarray) -> np.dtype:
+    return np.result_type(
+        np.min_scalar_type(int(classes.max())), np.min_scalar_type(int(classes.min()))
+    )

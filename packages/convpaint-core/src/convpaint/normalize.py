@@ -1,0 +1,57 @@
+"""Intensity normalisation of canonical (T, Z, C, Y, X) images.
+
+Modes: ``"none"`` (raw values), ``"image"`` (z-score each channel of each 2-D
+plane), ``"stack"`` (z-score each channel over the whole T/Z stack).  RGB
+extractors with ``"none"`` get the ImageNet statistics instead: intensities
+scaled to [0, 1] by the dtype's range, then (x - mean) / std.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MODES = ("none", "image", "stack")
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"normalize must be one of {', '.join(MODES)}; got {mode!r}")
+    return mode
+
+
+def check_finite(image: np.ndarray) -> None:
+    if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all():
+        bad = int(np.size(image) - np.count_nonzero(np.isfinite(image)))
+        raise ValueError(f"image contains {bad} NaN or infinite values; fill or mask them first")
+    if not (np.issubdtype(image.dtype, np.number) or image.dtype == bool):
+        raise TypeError(f"image dtype {image.dtype} is not numeric")
+
+
+def intensity_range(dtype: np.dtype) -> float:
+    """Full-scale value of ``dtype`` (1.0 for floats)."""
+    if np.issubdtype(dtype, np.integer):
+        return float(np.iinfo(dtype).max)
+    return 1.0
+
+
+def normalize(image: np.ndarray, mode: str) -> np.ndarray:
+    """Return a float32 (T, Z, C, Y, X) copy normalised according to ``mode``."""
+    check_mode(mode)
+    out = image.astype(np.float32, copy=True)
+    if mode == "none":
+        return out
+    axes = (3, 4) if mode == "image" else (0, 1, 3, 4)
+    mean = out.mean(axis=axes, keepdims=True, dtype=np.float64)
+    std = out.std(axis=axes, keepdims=True, dtype=np.float64)
+    std[std == 0] = 1.0
+    out -= mean.astype(np.float32)
+    out /= std.astype(np.float32)
+    return out
+
+
+def imagenet(plane: np.ndarray, full_scale: float) -> np.ndarray:
+    """Apply ImageNet statistics to a raw (3, H, W) RGB plane."""
+    x = plane / np.float32(full_scale)
+    return (x - IMAGENET_MEAN[:, None, None]) / IMAGENET_STD[:, None, None]

@@ -1,0 +1,55 @@
+"""The multi-scale pyramid: downscale, extract, bring back to pixel resolution.
+
+Both resampling steps are local and translation-equivariant on an integer
+grid (block means down, fixed-weight linear interpolation up), so a tile
+whose origin is a multiple of the scale factor gives exactly the same values
+as the full image -- the basis of tiled == untiled.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+
+def downscale(plane: np.ndarray, factor: int) -> np.ndarray:
+    """Block-mean downscaling of the last two axes by an integer ``factor``."""
+    if factor == 1:
+        return plane
+    *lead, h, w = plane.shape
+    if h % factor or w % factor:
+        raise ValueError(f"shape {(h, w)} is not divisible by {factor}")
+    blocks = plane.reshape(*lead, h // factor, factor, w // factor, factor)
+    return blocks.mean(axis=(-3, -1), dtype=np.float32)
+
+
+@lru_cache(maxsize=64)
+def _linear_taps(n_in: int, factor: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices and weights of linear upsampling by ``factor`` (half-pixel centres)."""
+    phase = (np.arange(factor) + 0.5) / factor - 0.5  # offset of each output phase
+    lo_off = np.floor(phase).astype(np.int64)
+    w_hi = (phase - lo_off).astype(np.float32)
+    idx = np.arange(n_in)[:, None]
+    lo = np.clip(idx + lo_off[None, :], 0, n_in - 1).ravel()
+    hi = np.clip(idx + lo_off[None, :] + 1, 0, n_in - 1).ravel()
+    w = np.tile(w_hi, n_in)
+    return lo, hi, w
+
+
+def _upsample_axis(arr: np.ndarray, factor: int, axis: int) -> np.ndarray:
+    lo, hi, w = _linear_taps(arr.shape[axis], factor)
+    shape = [1] * arr.ndim
+    shape[axis] = -1
+    w = w.reshape(shape)
+    a = np.take(arr, lo, axis=axis)
+    b = np.take(arr, hi, axis=axis)
+    return a + (b - a) * w
+
+
+def upsample(features: np.ndarray, factor: int) -> np.ndarray:
+    """Linear upsampling of the last two axes by an integer ``factor``."""
+    if factor == 1:
+        return features
+    out = _upsample_axis(features, factor, features.ndim - 2)
+    return _upsample_axis(out, factor, features.ndim - 1).astype(np.float32, copy=False)

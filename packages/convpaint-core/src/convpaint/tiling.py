@@ -1,0 +1,62 @@
+"""Tiles with halos over a 2-D plane.
+
+The plane is padded by ``halo`` on every side (symmetric reflection, the same
+as dask's ``boundary="reflect"``); tile ``k`` covers image rows
+``[k*tile, (k+1)*tile)`` and is computed from the padded block
+``[k*tile, (k+1)*tile + 2*halo)``.  Block origins are therefore multiples of
+the alignment whenever ``tile`` and ``halo`` are, which is what the pyramid
+needs for exact results.  This is the layout of ``dask.array.map_overlap``
+with ``depth=halo``, so a dask path can call the same block function.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def round_up(value: int, multiple: int) -> int:
+    return int(math.ceil(value / multiple) * multiple)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile: where it lies in the image and which padded block feeds it."""
+
+    inner: tuple[slice, slice]  # in image coordinates
+    block: tuple[slice, slice]  # in padded-plane coordinates
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """A regular grid of ``tile``-sized tiles over an image of ``shape`` (Y, X)."""
+
+    shape: tuple[int, int]
+    tile: int
+    halo: int
+
+    def pad(self, plane: np.ndarray) -> np.ndarray:
+        """Pad the last two axes of ``plane`` by ``halo`` (symmetric reflection)."""
+        width = [(0, 0)] * (plane.ndim - 2) + [(self.halo, self.halo)] * 2
+        return np.pad(plane, width, mode="symmetric") if self.halo else plane
+
+    def __iter__(self) -> Iterator[Tile]:
+        (ny, nx), t, h = self.shape, self.tile, self.halo
+        for y0 in range(0, ny, t):
+            y1 = min(y0 + t, ny)
+            for x0 in range(0, nx, t):
+                x1 = min(x0 + t, nx)
+                yield Tile(
+                    inner=(slice(y0, y1), slice(x0, x1)),
+                    block=(slice(y0, y1 + 2 * h), slice(x0, x1 + 2 * h)),
+                )
+
+    def __len__(self) -> int:
+        return math.ceil(self.shape[0] / self.tile) * math.ceil(self.shape[1] / self.tile)
+
+    def touching(self, mask: np.ndarray) -> list[Tile]:
+        """Tiles whose inner region contains a True pixel of ``mask`` (Y, X)."""
+        return [tile for tile in self if mask[tile.inner].any()]
