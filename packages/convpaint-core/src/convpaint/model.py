@@ -163,9 +163,11 @@ class ConvpaintModel:
         canon, layout = self._prepare(image, axes)
         self.n_channels_ = canon.shape[2]
         ann = np.asarray(annotations)
-        if not (np.issubdtype(ann.dtype, np.integer) or ann.dtype == bool):
-            if not np.issubdtype(ann.dtype, np.floating) or not np.all(np.mod(ann, 1) == 0):
-                raise ValueError(f"annotations must be integer class labels, got dtype {ann.dtype}")
+        integral = np.issubdtype(ann.dtype, np.integer) or ann.dtype == bool
+        if not integral and not (
+            np.issubdtype(ann.dtype, np.floating) and np.all(np.mod(ann, 1) == 0)
+        ):
+            raise ValueError(f"annotations must be integer class labels, got dtype {ann.dtype}")
         ann = annotations_to_canonical(ann, layout)
         expected = canon.shape[:2] + canon.shape[3:]
         if ann.shape != expected:

@@ -1,0 +1,7 @@
+"""``python -m convpaint.evaluation ...`` = ``convpaint evaluate ...``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

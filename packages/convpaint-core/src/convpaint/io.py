@@ -1,0 +1,65 @@
+"""Reading and writing images (tif, png/jpg, npy); writes are atomic."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+READABLE = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".npy")
+WRITABLE = (".tif", ".tiff", ".png", ".npy")
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file into a NumPy array (no pickle for .npy)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in READABLE:
+        raise ValueError(f"{path}: unsupported file type {suffix!r} (use {', '.join(READABLE)})")
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            return tifffile.imread(path)
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        import imageio.v3 as iio
+
+        return np.asarray(iio.imread(path))
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from None
+
+
+def write_image(path: str | os.PathLike, data: np.ndarray) -> Path:
+    """Write ``data`` to ``path`` via a temporary file, so no half-written output remains."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in WRITABLE:
+        raise ValueError(f"{path}: unsupported output type {suffix!r} (use {', '.join(WRITABLE)})")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            tifffile.imwrite(tmp, data)
+        elif suffix == ".npy":
+            np.save(tmp, data, allow_pickle=False)
+        else:
+            import imageio.v3 as iio
+
+            if data.dtype.kind == "f" or data.ndim not in (2, 3):
+                raise ValueError(
+                    f"{path}: PNG holds 2-D integer images; use .tif or .npy for shape {data.shape} {data.dtype}"
+                )
+            iio.imwrite(tmp, data, extension=".png")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
