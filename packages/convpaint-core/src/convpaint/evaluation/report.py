@@ -136,14 +136,14 @@ def summary_markdown(rows: Sequence[dict[str, str]], out_dir: Path | None = None
         if tr:
             lines.append(f"| {ex} | {np.mean(tr):.2f} | {np.mean(se):.2f} | {len(tr)} |")
     total = sum(float(r["train_s"] or 0) + float(r["segment_s"] or 0) for r in latest)
-    lines += ["", f"Train + segment time summed over runs: {total / 60:.1f} min."]
+    lines += ["", f"Train + segment time summed over runs: {total:.0f} s ({total / 60:.1f} min)."]
     log = out_dir / LOG_NAME if out_dir else None
     if log is not None and log.is_file():
         entries = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
         wall = sum(e.get("wall_s", 0) for e in entries)
         lines.append(
             f"Wall time of the evaluation runs (`{LOG_NAME}`, {len(entries)} invocation(s)): "
-            f"{wall / 60:.1f} min."
+            f"{wall:.0f} s ({wall / 60:.1f} min)."
         )
     if n_failed:
         lines += ["", "## Failures", ""]
