@@ -1,0 +1,162 @@
+"""The ``ilastik`` extractor: the classical ilastik filter bank at several scales."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from convpaint import FeatureExtractor
+
+from . import fast
+from .filters import DOG_RATIO, FILTERS, filter_bank, max_radius, n_components
+
+#: ilastik's scales (napari-ilastik / ilastik "maximal combination")
+SIGMAS: tuple[float, ...] = (0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
+BACKENDS: tuple[str, ...] = ("auto", "scipy", "fastfilters")
+
+
+def _check_filters(filters: Iterable[str] | str | None) -> tuple[str, ...]:
+    if filters is None:
+        return FILTERS
+    if isinstance(filters, str):
+        filters = [filters]
+    given = list(filters)
+    bad = [f for f in given if f not in FILTERS]
+    if bad or not given:
+        what = f"unknown filter(s) {', '.join(map(repr, bad))}" if bad else "no filters given"
+        raise ValueError(f"{what}; allowed: {', '.join(FILTERS)}")
+    return tuple(f for f in FILTERS if f in given)
+
+
+def _check_sigmas(sigmas: Iterable[float] | float | None) -> tuple[float, ...]:
+    if sigmas is None:
+        return SIGMAS
+    if isinstance(sigmas, (int, float)):
+        sigmas = [sigmas]
+    try:
+        values = [float(s) for s in sigmas]
+    except (TypeError, ValueError):
+        values = []
+    if not values or not all(math.isfinite(s) and s > 0 for s in values):
+        raise ValueError(
+            f"sigmas must be a non-empty list of finite numbers > 0 (ilastik's are "
+            f"{', '.join(map(str, SIGMAS))}), got {sigmas!r}"
+        )
+    return tuple(sorted(set(values)))
+
+
+class IlastikFilters(FeatureExtractor):
+    """Gaussian, LoG, gradient magnitude, DoG, structure-tensor and Hessian eigenvalues.
+
+    Features are ordered filter by filter (in the order of
+    :data:`convpaint_ilastik.filters.FILTERS`), then by increasing sigma, then
+    by eigenvalue (descending); see :attr:`feature_names`. Eigenvalue filters
+    give 2 channels per scale on planes and 3 on volumes. Borders are handled
+    by mirroring the input (``numpy.pad(mode="reflect")``) by ``padding``
+    pixels, so results do not depend on the backend's own border handling.
+
+    Parameters
+    ----------
+    filters : names from ``FILTERS``; default all six.
+    sigmas : positive scales; default ``SIGMAS`` (0.3 ... 10).
+    backend : ``"auto"`` (fastfilters2 for planes when installed, else scipy),
+        ``"scipy"`` or ``"fastfilters"``. Volumes always use scipy.
+    """
+
+    name = "ilastik"
+    description = "ilastik filter bank: Gaussian, LoG, gradient, DoG, structure tensor, Hessian"
+    n_input_channels = 1
+    rgb = False
+    patch_size = 1
+    default_scalings = (1,)
+    deterministic = True
+    supports_volume = True
+
+    def __init__(
+        self,
+        filters: Iterable[str] | str | None = None,
+        sigmas: Iterable[float] | float | None = None,
+        backend: str = "auto",
+    ) -> None:
+        self.filters = _check_filters(filters)
+        self.sigmas = _check_sigmas(sigmas)
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}")
+        if backend == "fastfilters" and not fast.available():
+            raise ImportError(
+                "backend='fastfilters' needs fastfilters2: pip install 'convpaint-ilastik[fast]'"
+            )
+        self.backend = backend
+        self.padding = max_radius(self.filters, self.sigmas)
+
+    @property
+    def uses_fastfilters(self) -> bool:
+        """Whether 2-D planes go through fastfilters2."""
+        return self.backend == "fastfilters" or (self.backend == "auto" and fast.available())
+
+    def get_options(self) -> dict[str, Any]:
+        return {"filters": list(self.filters), "sigmas": list(self.sigmas), "backend": self.backend}
+
+    def feature_names_for(self, ndim: int = 2) -> list[str]:
+        """Names of the features of one input channel, in output order."""
+        names = []
+        for f in self.filters:
+            for s in self.sigmas:
+                k = n_components(f, ndim)
+                names += [f"{f}_s{s:g}"] if k == 1 else [f"{f}_s{s:g}_ev{i}" for i in range(k)]
+        return names
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the 2-D features of one input channel, in output order."""
+        return self.feature_names_for(2)
+
+    def _slots(self, ndim: int) -> dict[tuple[str, float], slice]:
+        slots, i = {}, 0
+        for f in self.filters:
+            for s in self.sigmas:
+                k = n_components(f, ndim)
+                slots[f, s] = slice(i, i + k)
+                i += k
+        return slots
+
+    def _blocks(self, x: np.ndarray):
+        """Yield ``(filter, sigma, features)`` for one padded 2-D or 3-D array."""
+        if x.ndim != 2 or not self.uses_fastfilters:
+            yield from filter_bank(x, self.filters, self.sigmas)
+            return
+        dog = "difference_of_gaussians" in self.filters
+        for s in self.sigmas:
+            out = fast.compute_filters(x, s)
+            for f in self.filters:
+                if f in fast.CHANNELS:
+                    yield f, s, out[list(fast.CHANNELS[f])]
+            if dog:  # fastfilters2 G(s) minus scipy G(0.66 s)
+                ((_, _, small),) = filter_bank(x, ("gaussian",), (DOG_RATIO * s,))
+                yield "difference_of_gaussians", s, out[:1] - small
+
+    def _run(self, data: np.ndarray, ndim: int) -> np.ndarray:
+        data = np.asarray(data, dtype=np.float32)
+        if data.ndim != ndim + 1:
+            raise ValueError(f"expected a (C, {'Z, ' * (ndim == 3)}H, W) array, got {data.shape}")
+        slots = self._slots(ndim)
+        per_channel = sum(sl.stop - sl.start for sl in slots.values())
+        out = np.empty((data.shape[0] * per_channel, *data.shape[1:]), np.float32)
+        p = self.padding
+        crop = (slice(None),) + (slice(p, -p or None),) * ndim
+        for c, channel in enumerate(data):
+            padded = np.pad(channel, p, mode="reflect") if p else channel
+            for f, s, block in self._blocks(padded):
+                sl = slots[f, s]
+                out[c * per_channel + sl.start : c * per_channel + sl.stop] = block[crop]
+        return out
+
+    def extract(self, plane: np.ndarray) -> np.ndarray:
+        """(C, H, W) float32 -> (C * len(feature_names), H, W) float32."""
+        return self._run(plane, 2)
+
+    def extract_volume(self, volume: np.ndarray) -> np.ndarray:
+        """(C, Z, H, W) -> (C * len(feature_names_for(3)), Z, H, W) float32, true 3-D filters."""
+        return self._run(volume, 3)
