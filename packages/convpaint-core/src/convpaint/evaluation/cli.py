@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
                 retry_failed=args.retry_failed,
                 progress=not args.no_progress,
             )
-        except ValueError as exc:
+        except (ValueError, TypeError, KeyError) as exc:  # bad extractor name/options, settings
             print(f"convpaint evaluate: {exc}", file=sys.stderr)
             return 2
     summary, figure = write_report(args.output, args.figure, args.title)

@@ -253,7 +253,7 @@ def evaluate(
             done.add(_row_key(row["image"], row["coverage"], row["extractor"]))
 
     if model_factory is None:
-        model_factory = _default_model_factory()
+        model_factory = _default_model_factory(extractors)
 
     todo = [
         (s, c, r)
@@ -318,7 +318,9 @@ def evaluate(
                 writer.writerow(row)
                 f.flush()
                 bar.update(1)
-    _log_run(out_dir, len(todo), n_failed, time.perf_counter() - started, extractors, coverages)
+    if todo:
+        wall = time.perf_counter() - started
+        _log_run(out_dir, len(todo), n_failed, wall, extractors, coverages)
     return csv_path
 
 
@@ -373,18 +375,18 @@ def _run_one(
         return _short_error(exc) + where
 
 
-def _default_model_factory() -> Callable[[ExtractorRun, int], Any]:
+def _default_model_factory(
+    extractors: Sequence[ExtractorRun],
+) -> Callable[[ExtractorRun, int], Any]:
     from .. import get_extractor
     from ..model import ConvpaintModel
 
-    cache: dict[str, Any] = {}
+    # build each extractor once, up front (unknown names and bad options fail here,
+    # before any row is written); a fresh classifier per run
+    built = {r.label: get_extractor(r.name, **r.kwargs) for r in extractors}
 
     def factory(run: ExtractorRun, seed: int) -> Any:
-        # build each extractor once (network weights), a fresh classifier per run
-        key = f"{run.name}|{run.options_json}"
-        if key not in cache:
-            cache[key] = get_extractor(run.name, **run.kwargs)
-        return ConvpaintModel(extractor=cache[key], seed=seed, progress=False)
+        return ConvpaintModel(extractor=built[run.label], seed=seed, progress=False)
 
     return factory
 
