@@ -1,0 +1,101 @@
+"""Patch tokens of a timm vision transformer as Convpaint features.
+
+The network runs on the whole plane it is handed (``dynamic_img_size=True``
+interpolates the position embeddings to any multiple of the patch size); the
+class and register tokens are dropped and the patch tokens are returned as a
+``(features, H / patch, W / patch)`` map.  The core upsamples that map bilinearly
+to pixel resolution.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from convpaint import FeatureExtractor
+
+from .weights import explicit_file, find_hub_file, load_state_dict
+
+RANDOM = "random"
+
+
+class ViTExtractor(FeatureExtractor):
+    """Base class: a timm ViT whose weights come from the hub cache, a file, or ``"random"``.
+
+    Subclasses set ``hub_repo``, ``hub_files``, ``patch_size`` and implement
+    :meth:`timm_spec`.
+    """
+
+    n_input_channels = 3
+    rgb = True
+    default_scalings = (1,)
+    deterministic = True
+    hub_repo: ClassVar[str] = ""
+    hub_files: ClassVar[tuple[str, ...]] = ("model.safetensors", "pytorch_model.bin")
+
+    def __init__(self, weights: str | os.PathLike[str] | None = None) -> None:
+        super().__init__()
+        self.weights = None if weights is None else os.fspath(weights)
+        if self.weights == RANDOM:
+            warnings.warn(
+                f"extractor {self.name!r} uses random weights: its features come from an "
+                "untrained network (meant for tests, not for segmentation)",
+                UserWarning,
+                stacklevel=3,
+            )
+            self.weights_file: Path | None = None
+        elif self.weights is None:
+            self.weights_file = find_hub_file(self.hub_repo, self.hub_files)
+        else:
+            self.weights_file = explicit_file(self.weights)
+
+    def timm_spec(self) -> tuple[str, dict[str, Any]]:
+        """timm architecture name and keyword arguments of ``timm.create_model``."""
+        raise NotImplementedError
+
+    @property
+    def network(self) -> Any:
+        """The torch module (built on first use and shared between equal extractors)."""
+        name, kwargs = self.timm_spec()
+        if self.weights_file is None:
+            return build_network(name, tuple(sorted(kwargs.items())), RANDOM, 0)
+        stamp = self.weights_file.stat().st_mtime_ns  # a rewritten file is reloaded
+        return build_network(name, tuple(sorted(kwargs.items())), str(self.weights_file), stamp)
+
+    def extract(self, plane: np.ndarray) -> np.ndarray:
+        import torch
+
+        net = self.network
+        _, h, w = plane.shape
+        x = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))[None]
+        with torch.inference_mode():
+            tokens = net.forward_features(x)[0, net.num_prefix_tokens :]
+        grid = tokens.reshape(h // self.patch_size, w // self.patch_size, -1)
+        return grid.permute(2, 0, 1).float().numpy()
+
+    def get_options(self) -> dict[str, Any]:
+        return {"weights": self.weights}
+
+
+@lru_cache(maxsize=2)
+def build_network(name: str, kwargs: tuple[tuple[str, Any], ...], source: str, stamp: int) -> Any:
+    """A timm ViT in eval mode with the weights of ``source`` (a file, or ``"random"``).
+
+    Random weights are drawn from a fixed seed so that a saved model that used them
+    rebuilds the same network.
+    """
+    import timm
+    import torch
+    from timm.models.vision_transformer import checkpoint_filter_fn
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = timm.create_model(name, pretrained=False, **dict(kwargs))
+    if source != RANDOM:
+        state = checkpoint_filter_fn(load_state_dict(source), net)
+        net.load_state_dict(state, strict=True)
+    return net.eval()
