@@ -122,19 +122,19 @@ class IlastikFilters(FeatureExtractor):
                 i += k
         return slots
 
-    def _blocks(self, x: np.ndarray):
-        """Yield ``(filter, sigma, features)`` for one padded 2-D or 3-D array."""
+    def _blocks(self, x: np.ndarray, crop: tuple[slice, ...]):
+        """Yield ``(filter, sigma, features[crop])`` for one padded 2-D or 3-D array."""
         if x.ndim != 2 or not self.uses_fastfilters:
-            yield from filter_bank(x, self.filters, self.sigmas)
+            yield from filter_bank(x, self.filters, self.sigmas, crop)
             return
         dog = "difference_of_gaussians" in self.filters
         for s in self.sigmas:
-            out = fast.compute_filters(x, s)
+            out = fast.compute_filters(x, s)[(slice(None), *crop)]
             for f in self.filters:
                 if f in fast.CHANNELS:
                     yield f, s, out[list(fast.CHANNELS[f])]
             if dog:  # fastfilters2 G(s) minus scipy G(0.66 s)
-                ((_, _, small),) = filter_bank(x, ("gaussian",), (DOG_RATIO * s,))
+                ((_, _, small),) = filter_bank(x, ("gaussian",), (DOG_RATIO * s,), crop)
                 yield "difference_of_gaussians", s, out[:1] - small
 
     def _run(self, data: np.ndarray, ndim: int) -> np.ndarray:
@@ -145,12 +145,12 @@ class IlastikFilters(FeatureExtractor):
         per_channel = sum(sl.stop - sl.start for sl in slots.values())
         out = np.empty((data.shape[0] * per_channel, *data.shape[1:]), np.float32)
         p = self.padding
-        crop = (slice(None),) + (slice(p, -p or None),) * ndim
+        crop = (slice(p, -p or None),) * ndim
         for c, channel in enumerate(data):
             padded = np.pad(channel, p, mode="reflect") if p else channel
-            for f, s, block in self._blocks(padded):
+            for f, s, block in self._blocks(padded, crop):
                 sl = slots[f, s]
-                out[c * per_channel + sl.start : c * per_channel + sl.stop] = block[crop]
+                out[c * per_channel + sl.start : c * per_channel + sl.stop] = block
         return out
 
     def extract(self, plane: np.ndarray) -> np.ndarray:

@@ -60,23 +60,43 @@ def _corr(a: np.ndarray, sigma: float, order: int, axis: int) -> np.ndarray:
     return out
 
 
-def _derivatives(x: np.ndarray, sigma: float, orders: list[tuple[int, ...]]) -> dict:
-    """Separable Gaussian derivatives ``orders`` (one order per axis), sharing passes."""
+def _derivatives(
+    x: np.ndarray, sigma: float, orders: list[tuple[int, ...]], keep: tuple[slice, ...]
+) -> dict[tuple[int, ...], np.ndarray]:
+    """Separable Gaussian derivatives ``orders`` (one order per axis) on ``x[keep]``.
+
+    Passes run along the last axis first and are shared between orders; after
+    its pass an axis is cropped to ``keep``, so later passes touch only what is
+    needed (correlation along one axis does not mix positions along the others).
+    """
     ndim = x.ndim
     cache: dict[tuple[int, ...], np.ndarray] = {(): x}
 
     def get(prefix: tuple[int, ...]) -> np.ndarray:
-        # prefix holds the orders of the last len(prefix) axes (filtered innermost first)
+        # prefix holds the orders of the last len(prefix) axes
         if prefix not in cache:
-            parent = get(prefix[1:])
-            cache[prefix] = _corr(parent, sigma, prefix[0], ndim - len(prefix))
+            axis = ndim - len(prefix)
+            out = _corr(get(prefix[1:]), sigma, prefix[0], axis)
+            cache[prefix] = out[(slice(None),) * axis + (keep[axis],)]
         return cache[prefix]
 
     return {o: get(o) for o in orders}
 
 
-def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
-    return _derivatives(x, sigma, [(0,) * x.ndim])[(0,) * x.ndim]
+def _smooth(x: np.ndarray, sigma: float, keep: tuple[slice, ...]) -> np.ndarray:
+    zero = (0,) * x.ndim
+    return _derivatives(x, sigma, [zero], keep)[zero]
+
+
+def _grow(crop: tuple[slice, ...], shape: tuple[int, ...], halo: int):
+    """``crop`` widened by ``halo`` (clipped to ``shape``), and ``crop`` relative to it."""
+    keep, inner = [], []
+    for sl, n in zip(crop, shape, strict=True):
+        start, stop, _ = sl.indices(n)
+        lo, hi = max(0, start - halo), min(n, stop + halo)
+        keep.append(slice(lo, hi))
+        inner.append(slice(start - lo, stop - lo))
+    return tuple(keep), tuple(inner)
 
 
 def _unit(ndim: int, *axes: int) -> tuple[int, ...]:
@@ -106,15 +126,20 @@ def eigenvalues(t: dict[tuple[int, int], np.ndarray], ndim: int) -> np.ndarray:
 
 
 def filter_bank(
-    x: np.ndarray, filters: tuple[str, ...], sigmas: tuple[float, ...]
+    x: np.ndarray,
+    filters: tuple[str, ...],
+    sigmas: tuple[float, ...],
+    crop: tuple[slice, ...] | None = None,
 ) -> Iterator[tuple[str, float, np.ndarray]]:
-    """Yield ``(filter, sigma, (components, *x.shape) float32)`` for a 2-D or 3-D array.
+    """Yield ``(filter, sigma, (components, *x[crop].shape) float32)`` for a 2-D or 3-D array.
 
     Order: per sigma, filters in the order given. ``x`` is filtered with mirror
-    boundaries; callers that need boundary-independent results pad first.
+    boundaries (callers that need boundary-independent results pad first);
+    passes and pointwise steps only compute what ``crop`` needs.
     """
     x = np.ascontiguousarray(x, dtype=np.float32)
     nd = x.ndim
+    crop, _ = _grow(crop or (slice(None),) * nd, x.shape, 0)
     pairs = [(i, j) for i in range(nd) for j in range(i, nd)]
     for sigma in sigmas:
         orders: set[tuple[int, ...]] = set()
@@ -126,13 +151,17 @@ def filter_bank(
             orders.update(_unit(nd, a, a) for a in range(nd))
         if "hessian_of_gaussian_eigenvalues" in filters:
             orders.update(_unit(nd, i, j) for i, j in pairs)
-        d = _derivatives(x, sigma, sorted(orders))
+        # the structure tensor smooths gradient products: gradients needed on a wider box
+        halo = kernel_radius(ST_OUTER_RATIO * sigma, 0)
+        keep, inner = _grow(crop, x.shape, halo if "structure_tensor_eigenvalues" in filters else 0)
+        full = _derivatives(x, sigma, sorted(orders), keep)
+        d = {o: a[inner] for o, a in full.items()}
         grad = [d.get(_unit(nd, a)) for a in range(nd)]
         for name in filters:
             if name == "gaussian":
                 out = d[_unit(nd)][None]
             elif name == "difference_of_gaussians":
-                out = (d[_unit(nd)] - _smooth(x, DOG_RATIO * sigma))[None]
+                out = (d[_unit(nd)] - _smooth(x, DOG_RATIO * sigma, crop))[None]
             elif name == "laplacian_of_gaussian":
                 out = sum(d[_unit(nd, a, a)] for a in range(nd))[None]
             elif name == "gaussian_gradient_magnitude":
@@ -141,7 +170,8 @@ def filter_bank(
                 out = eigenvalues({(i, j): d[_unit(nd, i, j)] for i, j in pairs}, nd)
             elif name == "structure_tensor_eigenvalues":
                 outer = ST_OUTER_RATIO * sigma
-                t = {(i, j): _smooth(grad[i] * grad[j], outer) for i, j in pairs}
+                g = [full[_unit(nd, a)] for a in range(nd)]
+                t = {(i, j): _smooth(g[i] * g[j], outer, inner) for i, j in pairs}
                 out = eigenvalues(t, nd)
             else:
                 raise ValueError(f"unknown filter {name!r}; allowed: {', '.join(FILTERS)}")
