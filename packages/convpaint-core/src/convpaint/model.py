@@ -185,10 +185,10 @@ class ConvpaintModel:
             mask = plane_ann > 0 if plane_ann.ndim == 2 else (plane_ann > 0).any(axis=0)
             if mask.any():
                 work.append((data, plane_ann, grid.touching(mask)))
-        xs, ys = [], []
+        xs, ys, keys = [], [], []
         total = sum(len(tiles) for _, _, tiles in work)
         with progress_bar(total, "features (training)", self.progress) as bar:
-            for data, plane_ann, tiles in work:
+            for n, (data, plane_ann, tiles) in enumerate(work):
                 padded = grid.pad(data)
                 for tile in tiles:
                     feats = self.pipeline.block_features(padded[(Ellipsis, *tile.block)])
@@ -196,10 +196,20 @@ class ConvpaintModel:
                     sel = lab > 0
                     xs.append(feats[:, sel].T)
                     ys.append(lab[sel])
+                    # pixel positions, so that sample order does not depend on the tiling
+                    pos = np.indices(lab.shape)[:, sel]
+                    pos[-2] += tile.inner[0].start
+                    pos[-1] += tile.inner[1].start
+                    keys.append(
+                        np.ravel_multi_index(
+                            (np.full(pos.shape[1], n), *pos), (len(work), *plane_ann.shape)
+                        )
+                    )
                     bar.update(1)
         if not xs:
             raise ValueError("annotations are empty: draw at least one scribble (labels > 0)")
-        return np.concatenate(xs, axis=0), np.concatenate(ys)
+        order = np.argsort(np.concatenate(keys), kind="stable")
+        return np.concatenate(xs, axis=0)[order], np.concatenate(ys)[order]
 
     # -- prediction ----------------------------------------------------------------------
     def _check_trained(self) -> None:
