@@ -9,6 +9,10 @@ narrower than its SIMD batch (128 floats with AVX-512) or when a kernel radius
 reaches past the mirrored border. :func:`compute_filters` therefore only ever
 passes arrays at least :data:`MIN_WIDTH` wide and at least ``2 * radius + 1``
 along both axes, mirror-padding smaller ones first and cropping afterwards.
+Values within :func:`safe_radius` of the border therefore depend on whether
+the guard padded (mirroring the input differs from fastfilters2's per-pass
+mirroring for the structure tensor); the extractor pads every plane itself
+and only keeps pixels farther from the border.
 """
 
 from __future__ import annotations
