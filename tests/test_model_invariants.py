@@ -77,9 +77,12 @@ def test_shapes_round_trip(shape, axes, spatial, name):
     require(name)
     rng = np.random.default_rng(0)
     image = rng.random(shape, dtype=np.float32)
+    spatial_axes = (axes or "YXC").replace("C", "")
+    grid = np.indices(spatial)
+    y, x = grid[spatial_axes.index("Y")], grid[spatial_axes.index("X")]
     ann = np.zeros(spatial, np.uint8)
-    ann[(0,) * (len(spatial) - 2) + (slice(0, 5), slice(0, 10))] = 1
-    ann[(-1,) * (len(spatial) - 2) + (slice(30, 35), slice(40, 50))] = 2
+    ann[(y < 5) & (x < 10)] = 1
+    ann[(y >= 30) & (y < 35) & (x >= 40)] = 2
     opts = {"weights": "random"} if name == "vgg16" else {}
     model = convpaint.ConvpaintModel(name, n_estimators=5, **opts).train(image, ann, axes=axes)
     labels = model.segment(image, axes=axes)
@@ -135,3 +138,14 @@ def test_any_sklearn_classifier():
     ann[-3:] = 2
     model = convpaint.ConvpaintModel("raw", classifier=LogisticRegression()).train(image, ann)
     assert model.segment(image).shape == (30, 30)
+
+
+def test_training_axes_are_remembered(tmp_path):
+    rng = np.random.default_rng(5)
+    stack = rng.random((3, 30, 30)).astype(np.float32)
+    ann = np.zeros(stack.shape, np.uint8)
+    ann[0, :3] = 1
+    ann[2, -3:] = 2
+    model = convpaint.ConvpaintModel("raw", n_estimators=5).train(stack, ann, axes="ZYX")
+    loaded = convpaint.load_model(model.save(tmp_path / "m.npz"))
+    assert loaded.segment(stack).shape == (3, 30, 30)  # no axes needed: ZYX as in training

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import __version__
 from .axes import (
+    AxesError,
     Layout,
     annotations_to_canonical,
     from_canonical_spatial,
@@ -99,6 +100,7 @@ class ConvpaintModel:
         self.classes_: np.ndarray | None = None
         self.n_channels_: int | None = None
         self.n_features_: int | None = None
+        self.axes_: str | None = None
 
     # -- tiles ---------------------------------------------------------------------------
     def _tile(self, training: bool) -> int:
@@ -117,7 +119,12 @@ class ConvpaintModel:
     def _prepare(self, image: Any, axes: str | None) -> tuple[np.ndarray, Layout]:
         image = np.asarray(image)
         check_finite(image)
-        layout = resolve_axes(image.shape, axes)
+        try:
+            layout = resolve_axes(image.shape, axes)
+        except AxesError:
+            if axes is not None or not self.axes_ or len(self.axes_) != image.ndim:
+                raise
+            layout = resolve_axes(image.shape, self.axes_)  # same axes as in training
         canon = to_canonical(image, layout)
         if min(canon.shape[-2:]) < 1:
             raise ValueError(f"image has an empty spatial dimension: {image.shape}")
@@ -146,6 +153,7 @@ class ConvpaintModel:
         if len(images) != len(labels):
             raise ValueError(f"got {len(images)} images but {len(labels)} annotation arrays")
         self.n_channels_ = None
+        self.axes_ = None
         xs, ys = [], []
         for img, ann in zip(images, labels, strict=True):
             x, y = self._training_samples(img, ann, axes)
@@ -162,6 +170,7 @@ class ConvpaintModel:
     def _training_samples(self, image: Any, annotations: Any, axes: str | None):
         canon, layout = self._prepare(image, axes)
         self.n_channels_ = canon.shape[2]
+        self.axes_ = layout.axes
         ann = np.asarray(annotations)
         integral = np.issubdtype(ann.dtype, np.integer) or ann.dtype == bool
         if not integral and not (
@@ -315,6 +324,7 @@ class ConvpaintModel:
             "volumetric": self.volumetric,
             "tile_size": self.tile_size,
             "n_channels": self.n_channels_,
+            "axes": self.axes_,
             "n_features": self.n_features_,
             "classes": self.classes_.tolist(),
         }

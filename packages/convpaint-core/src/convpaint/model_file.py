@@ -219,6 +219,7 @@ def load_model(path: str | os.PathLike) -> Any:
         raise ModelFileError(f"{path}: class list does not match the classifier")
     model.classes_ = classes
     model.n_channels_ = meta.get("n_channels")
+    model.axes_ = meta.get("axes")
     model.n_features_ = meta.get("n_features")
     if model.n_features_ is not None and model.n_features_ != clf.n_features_in_:
         raise ModelFileError(f"{path}: feature count does not match the classifier")
