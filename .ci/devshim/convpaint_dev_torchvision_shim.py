@@ -10,6 +10,7 @@ operator schemas before torchvision loads; the operators themselves stay
 unavailable (Convpaint never calls them).  Product code is unchanged.
 """
 
+import contextlib
 import importlib.abc
 import sys
 
@@ -49,10 +50,8 @@ class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         if fullname == "torchvision":
             sys.meta_path.remove(self)
-            try:
+            with contextlib.suppress(Exception):  # never break interpreter start-up
                 _define_schemas()
-            except Exception:  # never break interpreter start-up
-                pass
         return None
 
 

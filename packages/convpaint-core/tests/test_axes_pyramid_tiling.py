@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from convpaint.axes import (
     AxesError,
     annotations_to_canonical,

@@ -2,8 +2,9 @@ import importlib.metadata as md
 import types
 import warnings
 
-import convpaint
 import pytest
+
+import convpaint
 from convpaint import registry
 from convpaint.builtin_extractors import RawPixels
 
