@@ -1,6 +1,7 @@
-import convpaint
 import numpy as np
 import pytest
+
+import convpaint
 
 
 def require(name: str) -> None:

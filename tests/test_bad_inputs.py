@@ -1,8 +1,9 @@
 """Bad input gets a clear error that names the problem."""
 
-import convpaint
 import numpy as np
 import pytest
+
+import convpaint
 
 
 @pytest.fixture

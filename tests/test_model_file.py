@@ -3,10 +3,11 @@
 import json
 import zipfile
 
-import convpaint
 import numpy as np
 import pytest
 from conftest import require
+
+import convpaint
 from convpaint.model_file import ModelFileError
 
 

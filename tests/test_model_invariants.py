@@ -1,9 +1,10 @@
 """Invariants of the whole pipeline: tiled == untiled, seeds, shapes round-trip."""
 
-import convpaint
 import numpy as np
 import pytest
 from conftest import require
+
+import convpaint
 
 EXTRACTORS = [
     ("raw", {}),

@@ -2,8 +2,9 @@
 
 import importlib.metadata as md
 
-import convpaint
 import numpy as np
+
+import convpaint
 
 
 def test_plugin_is_discovered_through_its_entry_point():

@@ -1,8 +1,9 @@
 """A complete third-party extractor: Sobel edges and a smoothed copy of each channel."""
 
-import convpaint
 import numpy as np
 from scipy import ndimage
+
+import convpaint
 
 
 class SobelExtractor(convpaint.FeatureExtractor):
