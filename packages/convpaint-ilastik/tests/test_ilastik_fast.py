@@ -8,9 +8,10 @@ import textwrap
 
 import numpy as np
 import pytest
+from ilastik_testutils import smooth_noise
+
 from convpaint_ilastik import IlastikFilters, fast
 from convpaint_ilastik.filters import filter_bank
-from ilastik_testutils import smooth_noise
 
 needs_ff = pytest.mark.skipif(not fast.available(), reason="fastfilters2 is not installed")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from convpaint_ilastik import IlastikFilters
 from convpaint_ilastik.filters import eigenvalues, filter_bank
 from convpaint_ilastik.kernels import gaussian_kernel, kernel_radius

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+
 from convpaint import FeatureExtractor
 from convpaint_ilastik import FILTERS, SIGMAS, IlastikFilters
 

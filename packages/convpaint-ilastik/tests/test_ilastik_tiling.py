@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ilastik_testutils import smooth_noise
+
 from convpaint_ilastik import IlastikFilters
 from convpaint_ilastik.fast import available
-from ilastik_testutils import smooth_noise
 
 BACKENDS = ["auto", "scipy"] + (["fastfilters"] if available() else [])
 

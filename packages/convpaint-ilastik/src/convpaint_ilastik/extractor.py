@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+
 from convpaint import FeatureExtractor
 
 from . import fast
@@ -132,7 +133,8 @@ class IlastikFilters(FeatureExtractor):
             out = fast.compute_filters(x, s)[(slice(None), *crop)]
             for f in self.filters:
                 if f in fast.CHANNELS:
-                    yield f, s, out[list(fast.CHANNELS[f])]
+                    ch = fast.CHANNELS[f]  # consecutive channels: slice, no copy
+                    yield f, s, out[ch[0] : ch[-1] + 1]
             if dog:  # fastfilters2 G(s) minus scipy G(0.66 s)
                 ((_, _, small),) = filter_bank(x, ("gaussian",), (DOG_RATIO * s,), crop)
                 yield "difference_of_gaussians", s, out[:1] - small
