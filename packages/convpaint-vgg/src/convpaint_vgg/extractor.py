@@ -1,0 +1,170 @@
+"""The ``vgg16`` extractor: ImageNet VGG16 conv-layer outputs at full resolution."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from convpaint import FeatureExtractor
+
+from .network import (
+    CONV_LAYERS,
+    build_trunk,
+    halo,
+    n_parameters,
+    random_init,
+    to_planar,
+    upsample_bilinear,
+    validate_layers,
+)
+from .weights import WeightsLoadError, download_weights, load_tensors, resolve_weights_path
+
+if TYPE_CHECKING:
+    import torch
+
+RANDOM = "random"
+
+
+class VGG16Features(FeatureExtractor):
+    """Outputs of chosen Conv2d layers of torchvision's ImageNet VGG16.
+
+    Features are the raw convolution outputs (before ReLU), as in napari-convpaint.
+    Layers after max-pools are upsampled bilinearly back to the input size; the
+    input is zero-padded at the bottom/right to a multiple of ``alignment`` first.
+
+    Options
+    -------
+    layers : list of int, default [0]
+        Indices into ``torchvision.models.vgg16().features`` of Conv2d layers
+        (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28); returned in ascending order.
+    weights : None, "random" or path, default None
+        None: ``vgg16-397923af.pth`` in the torch hub cache (``torch.hub.get_dir()``,
+        honours ``TORCH_HOME``); a path: a .pth or .safetensors state dict of
+        ``vgg16`` or ``vgg16().features``; "random": seeded random init (tests only).
+    device : str, default "cpu"
+        "cpu", "cuda", "cuda:N" or "auto" (CUDA when available).
+    download : bool, default False
+        With ``weights=None``: download the checkpoint into the hub cache if missing.
+        Never stored in :meth:`get_options`.
+    """
+
+    name = "vgg16"
+    description = "VGG16 ImageNet conv features (default: first conv layer, 64 features)"
+    n_input_channels = 3
+    rgb = True
+    patch_size = 1
+    default_scalings = (1, 2, 4)
+    padding = 1
+    alignment = 1
+
+    def __init__(
+        self,
+        layers: int | Iterable[int] = (0,),
+        weights: str | os.PathLike[str] | None = None,
+        device: str = "cpu",
+        download: bool = False,
+    ) -> None:
+        self.layers: list[int] = validate_layers(layers)
+        if weights is not None and not isinstance(weights, (str, os.PathLike)):
+            raise TypeError(f"weights must be None, 'random' or a path, got {weights!r}")
+        self.weights: str | None = None if weights is None else os.fspath(weights)
+        if download and self.weights is not None:
+            raise ValueError("download=True only applies to weights=None (the torch hub cache)")
+        self.device: str = str(device)
+        self._device = _resolve_device(self.device)
+        last = self.layers[-1]
+        self.padding = halo(self.layers)
+        self.alignment = 2 ** CONV_LAYERS[last].n_pools
+        self.deterministic = self._device.type == "cpu"
+        self.n_features: int = sum(CONV_LAYERS[i].out_channels for i in self.layers)
+        self.n_parameters: int = n_parameters(last)
+        self.weights_path: Path | None = None
+        self._trunk = self._build(last, download)
+
+    def _build(self, last: int, download: bool) -> torch.nn.Sequential:
+        import torch
+
+        if self.weights == RANDOM:
+            warnings.warn(
+                "convpaint-vgg: weights='random' -- VGG16 features come from a seeded random "
+                "initialisation, not ImageNet training; use this for tests only",
+                UserWarning,
+                stacklevel=3,
+            )
+            trunk = build_trunk(last)
+            random_init(trunk)
+        else:
+            path = download_weights() if download else resolve_weights_path(self.weights)
+            keys = [
+                f"{i}.{p}" for i in CONV_LAYERS if i <= last for p in ("weight", "bias")
+            ]  # fmt: skip
+            trunk = build_trunk(last, device="meta")
+            try:
+                trunk.load_state_dict(load_tensors(path, keys), strict=True, assign=True)
+            except RuntimeError as exc:
+                if isinstance(exc, WeightsLoadError):
+                    raise
+                raise WeightsLoadError(
+                    f"VGG16 weights file {path} does not match vgg16().features: {exc}"
+                ) from exc
+            self.weights_path = path
+        trunk = trunk.to(device=self._device, dtype=torch.float32)
+        return trunk.to(memory_format=torch.channels_last).eval()
+
+    def extract(self, plane: np.ndarray) -> np.ndarray:
+        """(3, H, W) float32 -> (n_features, H, W) float32 (any H, W >= 1)."""
+        import torch
+        import torch.nn.functional as F
+
+        plane = np.asarray(plane, dtype=np.float32)
+        if plane.ndim != 3 or plane.shape[0] != 3:
+            raise ValueError(f"vgg16 expects a (3, H, W) plane, got shape {plane.shape}")
+        _, height, width = plane.shape
+        x = torch.from_numpy(np.ascontiguousarray(plane))[None].to(self._device)
+        s = self.alignment
+        if height % s or width % s:
+            x = F.pad(x, (0, -width % s, 0, -height % s))
+        x = x.contiguous(memory_format=torch.channels_last)
+        single = len(self.layers) == 1
+        out = None if single else np.empty((self.n_features, height, width), np.float32)
+        start = 0
+        with torch.inference_mode():
+            for index, module in enumerate(self._trunk):
+                if index - 1 in self.layers:  # a ReLU after a kept conv must not act in place
+                    x = torch.relu(x)
+                    continue
+                x = module(x)
+                if index not in self.layers:
+                    continue
+                features = to_planar(x)
+                factor = 2 ** CONV_LAYERS[index].n_pools
+                if factor > 1:
+                    features = upsample_bilinear(features, factor)
+                features = features[:, :height, :width].cpu().numpy()
+                if out is None:
+                    return np.ascontiguousarray(features)
+                out[start : start + len(features)] = features
+                start += len(features)
+        return out
+
+    def get_options(self) -> dict[str, Any]:
+        return {"layers": list(self.layers), "weights": self.weights, "device": self.device}
+
+
+def _resolve_device(device: str) -> torch.device:
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"invalid device {device!r}: use 'cpu', 'cuda' or 'auto'") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available; use 'cpu'")
+    return resolved
