@@ -7,15 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from skimage.draw import disk, rectangle
+
 from convpaint.scribbles import (
     ScribbleCoverageWarning,
+    ScribbleGenerator,
     classes_to_labels,
     generate_scribbles,
     instances_to_semantic,
     labels_to_classes,
     scribble_coverage,
 )
-from skimage.draw import disk, rectangle
 
 DSB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dsb2018_stage1_train"
 
@@ -104,6 +106,14 @@ def test_determinism() -> None:
     c = generate_scribbles(mask, 0.01, seed=8)
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+def test_generator_reuses_geometry_same_result() -> None:
+    mask = instances_to_semantic(cells_mask())
+    gen = ScribbleGenerator(mask, line_length=10, line_width=2)
+    for coverage, seed in [(0.01, 0), (0.05, 3), (0.01, 0)]:
+        expected = generate_scribbles(mask, coverage, line_length=10, line_width=2, seed=seed)
+        assert np.array_equal(gen(coverage, seed), expected)
 
 
 def test_tiny_class_gets_pixels() -> None:

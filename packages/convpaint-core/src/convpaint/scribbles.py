@@ -49,6 +49,7 @@ from skimage.morphology import skeletonize
 __all__ = [
     "KINDS",
     "ScribbleCoverageWarning",
+    "ScribbleGenerator",
     "classes_to_labels",
     "generate_scribbles",
     "instances_to_semantic",
@@ -107,12 +108,69 @@ def _skeleton(region: np.ndarray) -> np.ndarray:
     return skeletonize(np.pad(region, 1))[1:-1, 1:-1]
 
 
+class _ClassGeometry:
+    """Skeletons and nearest-border map of one class region, cropped to its bounding box.
+
+    Independent of coverage and seed, so it is computed once per mask (lazily)."""
+
+    def __init__(self, plane: np.ndarray, k: int) -> None:
+        full = plane == k
+        rows = np.flatnonzero(full.any(axis=1))
+        cols = np.flatnonzero(full.any(axis=0))
+        self.window = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        self.region = full[self.window]
+        self.area = int(np.count_nonzero(self.region))
+        self._cache: dict[str, np.ndarray] = {}
+
+    def _get(self, key: str) -> np.ndarray:
+        if key not in self._cache:
+            if key == "skel":
+                value = _skeleton(self.region)
+            elif key == "secondary":
+                dilated = ndimage.binary_dilation(self._get("skel"), np.ones((3, 3), bool))
+                value = _skeleton(self.region & ~dilated)
+            elif key == "nearest":
+                # outside the bounding box everything is another class: a 1-px frame is enough
+                _, idx = ndimage.distance_transform_edt(np.pad(self.region, 1), return_indices=True)
+                value = (idx - 1).astype(np.int32)
+            elif key == "skel_pts":
+                value = np.argwhere(self._get("skel"))
+            elif key == "secondary_pts":
+                value = np.argwhere(self._get("secondary"))
+            elif key == "rest_pts":
+                value = np.argwhere(self.region & ~self._get("skel"))
+            else:
+                raise KeyError(key)
+            self._cache[key] = value
+        return self._cache[key]
+
+    @property
+    def skel(self) -> np.ndarray:
+        return self._get("skel")
+
+    @property
+    def secondary(self) -> np.ndarray:
+        return self._get("secondary")
+
+    def nearest_border(self, point: np.ndarray) -> tuple[int, int]:
+        """Nearest pixel outside the region (window coordinates, may lie outside the window)."""
+        idx = self._get("nearest")
+        return int(idx[0, point[0] + 1, point[1] + 1]), int(idx[1, point[0] + 1, point[1] + 1])
+
+    def seed_sources(self, kind: str) -> list[str]:
+        if kind == "skeleton":
+            return ["skel_pts"]
+        if kind == "secondary":
+            return ["secondary_pts"]
+        return ["skel_pts", "rest_pts"]  # perpendicular: skeleton seeds first, then the rest
+
+
 class _ClassScribbler:
-    """Draws lines inside one class region of a 2-D plane."""
+    """Draws lines inside one class region (window views of the geometry and the output)."""
 
     def __init__(
         self,
-        region: np.ndarray,
+        geom: _ClassGeometry,
         out: np.ndarray,
         label: int,
         rng: np.random.Generator,
@@ -120,8 +178,9 @@ class _ClassScribbler:
         line_width: int,
         kinds: Sequence[str],
     ) -> None:
-        self.region = region
-        self.out = out
+        self.geom = geom
+        self.region = geom.region
+        self.out = out[geom.window]  # a view: painting writes through
         self.label = label
         self.rng = rng
         self.line_length = line_length
@@ -129,50 +188,20 @@ class _ClassScribbler:
         lo = -(line_width // 2)
         r = np.arange(lo, lo + line_width)
         self.brush = np.stack(np.meshgrid(r, r, indexing="ij"), -1).reshape(-1, 2)
-        self._skel: np.ndarray | None = None
-        self._secondary: np.ndarray | None = None
-        self._nearest: np.ndarray | None = None
-        self._pools: dict[str, np.ndarray] = {}
-        self._pos: dict[str, int] = {}
+        self._seeds: dict[str, tuple[int, int, np.ndarray]] = {}  # stage, position, shuffled
 
-    # -- lazily computed geometry -------------------------------------------------
-    @property
-    def skel(self) -> np.ndarray:
-        if self._skel is None:
-            self._skel = _skeleton(self.region)
-        return self._skel
-
-    @property
-    def secondary(self) -> np.ndarray:
-        if self._secondary is None:
-            rest = self.region & ~ndimage.binary_dilation(self.skel, np.ones((3, 3), bool))
-            self._secondary = _skeleton(rest)
-        return self._secondary
-
-    def nearest_border(self, points: np.ndarray) -> np.ndarray:
-        """For each interior point, the nearest pixel outside the region (may be off-image)."""
-        if self._nearest is None:
-            _, idx = ndimage.distance_transform_edt(np.pad(self.region, 1), return_indices=True)
-            self._nearest = idx - 1  # back to unpadded coordinates
-        return self._nearest[:, points[:, 0] + 1, points[:, 1] + 1].T
-
-    def _shuffled(self, mask: np.ndarray) -> np.ndarray:
-        pts = np.argwhere(mask)
-        return pts[self.rng.permutation(len(pts))]
-
-    def pool(self, kind: str) -> np.ndarray:
-        if kind not in self._pools:
-            if kind == "skeleton":
-                pts = self._shuffled(self.skel)
-            elif kind == "secondary":
-                pts = self._shuffled(self.secondary)
-            else:  # perpendicular: skeleton seeds first, then any interior pixel
-                pts = np.concatenate(
-                    [self._shuffled(self.skel), self._shuffled(self.region & ~self.skel)]
-                )
-            self._pools[kind] = pts
-            self._pos[kind] = 0
-        return self._pools[kind]
+    def _next_seed(self, kind: str) -> np.ndarray | None:
+        sources = self.geom.seed_sources(kind)
+        stage, pos, pts = self._seeds.get(kind, (-1, 0, np.empty((0, 2), np.intp)))
+        while pos >= len(pts):
+            stage += 1
+            if stage >= len(sources):
+                self._seeds[kind] = (stage, pos, pts)
+                return None
+            base = self.geom._get(sources[stage])
+            pts, pos = base[self.rng.permutation(len(base))], 0
+        self._seeds[kind] = (stage, pos + 1, pts)
+        return pts[pos]
 
     # -- lines ---------------------------------------------------------------------
     def _trace(self, ridge: np.ndarray, seed: np.ndarray) -> np.ndarray:
@@ -196,20 +225,16 @@ class _ClassScribbler:
         return np.array(order, dtype=np.intp)
 
     def _perpendicular(self, seed: np.ndarray) -> np.ndarray:
-        ty, tx = self.nearest_border(seed[None])[0]
-        rr, cc = draw_line(int(seed[0]), int(seed[1]), int(ty), int(tx))
-        pts = np.stack([rr, cc], 1)[: max(self.line_length, 1)]
-        return pts
+        ty, tx = self.geom.nearest_border(seed)
+        rr, cc = draw_line(int(seed[0]), int(seed[1]), ty, tx)
+        return np.stack([rr, cc], 1)[: self.line_length]
 
     def _next_line(self, kind: str) -> np.ndarray | None:
-        pts = self.pool(kind)
-        while self._pos[kind] < len(pts):
-            seed = pts[self._pos[kind]]
-            self._pos[kind] += 1
+        while (seed := self._next_seed(kind)) is not None:
             if kind == "perpendicular":
                 return self._perpendicular(seed)
             if self.out[seed[0], seed[1]] == 0:  # ridge seeds: start on fresh ground
-                ridge = self.skel if kind == "skeleton" else self.secondary
+                ridge = self.geom.skel if kind == "skeleton" else self.geom.secondary
                 return self._trace(ridge, seed)
         return None
 
@@ -242,28 +267,6 @@ class _ClassScribbler:
         return painted
 
 
-def _scribble_plane(
-    mask: np.ndarray,
-    n_target: int,
-    rng: np.random.Generator,
-    line_length: int,
-    line_width: int,
-    kinds: Sequence[str],
-    min_pixels_per_class: int,
-) -> tuple[np.ndarray, int]:
-    classes, areas = np.unique(mask, return_counts=True)
-    out = np.zeros(mask.shape, dtype=_label_dtype(int(classes.max()) + 1))
-    order = np.argsort(areas, kind="stable")  # smallest first: leftovers go to larger classes
-    remaining = n_target
-    for i, ci in enumerate(order):
-        k, area = int(classes[ci]), int(areas[ci])
-        share = remaining // (len(order) - i)
-        budget = min(max(share, min(min_pixels_per_class, area)), area)
-        scribbler = _ClassScribbler(mask == k, out, k + 1, rng, line_length, line_width, kinds)
-        remaining = max(remaining - scribbler.run(budget), 0)
-    return out, remaining
-
-
 def _select_planes(n: int, planes: int | Sequence[int] | None) -> list[int]:
     if planes is None:
         return list(range(n))
@@ -275,6 +278,108 @@ def _select_planes(n: int, planes: int | Sequence[int] | None) -> list[int]:
     if not sel or sel[0] < -n or sel[-1] >= n:
         raise ValueError(f"planes {list(planes)} out of range for {n} planes")
     return sorted({p % n for p in sel})
+
+
+class ScribbleGenerator:
+    """Scribbles for one mask at any coverage and seed, reusing the mask's geometry.
+
+    ``ScribbleGenerator(mask, **settings)(coverage, seed)`` equals
+    ``generate_scribbles(mask, coverage, seed=seed, **settings)``; skeletons and
+    distance maps are computed once, so several coverages or seeds are cheaper.
+    """
+
+    def __init__(
+        self,
+        mask: np.ndarray,
+        *,
+        line_length: int = 20,
+        line_width: int = 1,
+        kinds: Sequence[str] = KINDS,
+        planes: int | Sequence[int] | None = None,
+        min_pixels_per_class: int = 4,
+    ) -> None:
+        mask = np.asarray(mask)
+        if mask.ndim not in (2, 3):
+            raise ValueError(f"mask must be 2-D or 3-D, got shape {mask.shape}")
+        if not (np.issubdtype(mask.dtype, np.integer) or mask.dtype == bool):
+            raise TypeError(f"mask must hold integer class values, got dtype {mask.dtype}")
+        if mask.size == 0:
+            raise ValueError(f"mask is empty: shape {mask.shape}")
+        if mask.min() < 0:
+            raise ValueError("mask class values must be >= 0")
+        if line_length < 1 or line_width < 1:
+            raise ValueError("line_length and line_width must be >= 1")
+        kinds = tuple(kinds)
+        if not kinds or set(kinds) - set(KINDS):
+            raise ValueError(f"kinds must be a non-empty subset of {KINDS}, got {kinds}")
+        if mask.ndim == 2 and planes is not None:
+            raise ValueError("planes= is only for 3-D masks")
+        self.ndim = mask.ndim
+        self.volume = (mask if mask.ndim == 3 else mask[None]).astype(np.int64, copy=False)
+        self.planes = _select_planes(self.volume.shape[0], planes)
+        self.line_length = int(line_length)
+        self.line_width = int(line_width)
+        self.kinds = kinds
+        self.min_pixels_per_class = int(min_pixels_per_class)
+        self.dtype = _label_dtype(int(self.volume.max()) + 1)
+        self._geometry: dict[int, list[_ClassGeometry]] = {}
+        self._labels: dict[int, list[int]] = {}
+
+    def _classes(self, z: int) -> list[_ClassGeometry]:
+        if z not in self._geometry:
+            plane = self.volume[z]
+            classes, areas = np.unique(plane, return_counts=True)
+            order = np.argsort(areas, kind="stable")  # smallest first
+            self._geometry[z] = [_ClassGeometry(plane, int(classes[i])) for i in order]
+            self._labels[z] = [int(classes[i]) + 1 for i in order]
+        return self._geometry[z]
+
+    def _plane(self, z: int, n_target: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        out = np.zeros(self.volume.shape[1:], dtype=self.dtype)
+        geoms = self._classes(z)
+        remaining = n_target
+        for i, (geom, label) in enumerate(zip(geoms, self._labels[z], strict=True)):
+            share = remaining // (len(geoms) - i)  # leftovers go to the larger classes
+            budget = min(max(share, min(self.min_pixels_per_class, geom.area)), geom.area)
+            scribbler = _ClassScribbler(
+                geom, out, label, rng, self.line_length, self.line_width, self.kinds
+            )
+            remaining = max(remaining - scribbler.run(budget), 0)
+        return out, remaining
+
+    def __call__(self, coverage: float = 0.01, seed: int = 0) -> np.ndarray:
+        """Annotations at ``coverage`` (fraction per scribbled plane) for ``seed``."""
+        return self._generate(coverage, seed, stacklevel=3)
+
+    def _generate(self, coverage: float, seed: int, stacklevel: int) -> np.ndarray:
+        if not 0 < coverage <= 1:
+            raise ValueError(f"coverage must be a fraction in (0, 1], got {coverage}")
+        out = np.zeros(self.volume.shape, dtype=self.dtype)
+        short = 0
+        for z in self.planes:
+            rng = np.random.default_rng([seed, z])
+            n_target = int(round(coverage * self.volume[z].size))
+            out[z], s = self._plane(z, n_target, rng)
+            short += s
+        if short:
+            warnings.warn(
+                f"{short} scribble pixels short of the target: the kinds {self.kinds} ran out "
+                "of lines in some classes (add 'perpendicular' to reach any coverage)",
+                ScribbleCoverageWarning,
+                stacklevel=stacklevel,
+            )
+        if self.ndim == 3:
+            present = set(np.unique(self.volume).tolist())
+            in_planes = set(np.unique(self.volume[self.planes]).tolist())
+            if present - in_planes:
+                warnings.warn(
+                    f"classes {sorted(present - in_planes)} do not occur in planes "
+                    f"{self.planes}: they get no scribbles",
+                    ScribbleCoverageWarning,
+                    stacklevel=stacklevel,
+                )
+            return out
+        return out[0]
 
 
 def generate_scribbles(
@@ -315,53 +420,12 @@ def generate_scribbles(
     ndarray, same shape as ``mask``
         Annotations: 0 = unlabelled, class ``k`` -> label ``k + 1``.
     """
-    mask = np.asarray(mask)
-    if mask.ndim not in (2, 3):
-        raise ValueError(f"mask must be 2-D or 3-D, got shape {mask.shape}")
-    if not (np.issubdtype(mask.dtype, np.integer) or mask.dtype == bool):
-        raise TypeError(f"mask must hold integer class values, got dtype {mask.dtype}")
-    if mask.size and mask.min() < 0:
-        raise ValueError("mask class values must be >= 0")
-    if not 0 < coverage <= 1:
-        raise ValueError(f"coverage must be a fraction in (0, 1], got {coverage}")
-    if line_length < 1 or line_width < 1:
-        raise ValueError("line_length and line_width must be >= 1")
-    kinds = tuple(kinds)
-    unknown = set(kinds) - set(KINDS)
-    if not kinds or unknown:
-        raise ValueError(f"kinds must be a non-empty subset of {KINDS}, got {kinds}")
-    if mask.ndim == 2 and planes is not None:
-        raise ValueError("planes= is only for 3-D masks")
-
-    mask = mask.astype(np.int64, copy=False)
-    volume = mask if mask.ndim == 3 else mask[None]
-    sel = _select_planes(volume.shape[0], planes)
-    out = np.zeros(volume.shape, dtype=_label_dtype(int(mask.max()) + 1 if mask.size else 1))
-    short = 0
-    for z in sel:
-        rng = np.random.default_rng([seed, z])
-        n_target = int(round(coverage * volume[z].size))
-        plane, s = _scribble_plane(
-            volume[z], n_target, rng, line_length, line_width, kinds, min_pixels_per_class
-        )
-        out[z] = plane
-        short += s
-    if short:
-        warnings.warn(
-            f"{short} scribble pixels short of the target: the kinds {kinds} ran out of "
-            "lines in some classes (add 'perpendicular' to reach any coverage)",
-            ScribbleCoverageWarning,
-            stacklevel=2,
-        )
-    if mask.ndim == 3:
-        present = set(np.unique(volume).tolist())
-        in_planes = set(np.unique(volume[sel]).tolist())
-        if present - in_planes:
-            warnings.warn(
-                f"classes {sorted(present - in_planes)} do not occur in planes {sel}: "
-                "they get no scribbles",
-                ScribbleCoverageWarning,
-                stacklevel=2,
-            )
-        return out
-    return out[0]
+    generator = ScribbleGenerator(
+        mask,
+        line_length=line_length,
+        line_width=line_width,
+        kinds=kinds,
+        planes=planes,
+        min_pixels_per_class=min_pixels_per_class,
+    )
+    return generator._generate(coverage, seed, stacklevel=3)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..scribbles import KINDS, generate_scribbles, labels_to_classes, scribble_coverage
+from ..scribbles import KINDS, ScribbleGenerator, labels_to_classes, scribble_coverage
 from .datasets import Dataset
 from .metrics import accuracy, iou_per_class
 
@@ -286,6 +286,7 @@ def evaluate(
                 image = mask = axes = None
                 load_error = _short_error(exc)
             scribble_cache: dict[float, tuple[np.ndarray | None, str | None]] = {}
+            generator: list[ScribbleGenerator] = []  # built on first use, shared by coverages
             for _, cov, run in jobs:
                 base = {
                     "dataset": dataset.name,
@@ -303,7 +304,7 @@ def evaluate(
                     row["height"], row["width"] = mask.shape
                     if cov not in scribble_cache:
                         scribble_cache[cov] = _make_scribbles(
-                            mask, cov, seed, sample.name, scribbles
+                            generator, mask, cov, seed, sample.name, scribbles
                         )
                     labels, error = scribble_cache[cov]
                 else:
@@ -325,19 +326,25 @@ def evaluate(
 
 
 def _make_scribbles(
-    mask: np.ndarray, cov: float, seed: int, name: str, settings: ScribbleSettings
+    generator: list[ScribbleGenerator],
+    mask: np.ndarray,
+    cov: float,
+    seed: int,
+    name: str,
+    settings: ScribbleSettings,
 ) -> tuple[np.ndarray | None, str | None]:
     try:
-        labels = generate_scribbles(
-            mask,
-            cov / 100,
-            line_length=settings.line_length,
-            line_width=settings.line_width,
-            kinds=settings.kinds,
-            min_pixels_per_class=settings.min_pixels_per_class,
-            seed=scribble_seed(seed, name, cov),
-        )
-        return labels, None
+        if not generator:
+            generator.append(
+                ScribbleGenerator(
+                    mask,
+                    line_length=settings.line_length,
+                    line_width=settings.line_width,
+                    kinds=settings.kinds,
+                    min_pixels_per_class=settings.min_pixels_per_class,
+                )
+            )
+        return generator[0](cov / 100, seed=scribble_seed(seed, name, cov)), None
     except Exception as exc:  # recorded as a row, not fatal
         return None, _short_error(exc)
 
