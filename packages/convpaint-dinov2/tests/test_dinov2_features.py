@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
+from dinov2_testutils import random_extractor
+
 from convpaint_dinov2 import UNI, DinoV2
 from convpaint_dinov2.vit import build_network
-from dinov2_testutils import random_extractor
 
 
 @pytest.mark.parametrize("shape", [(98, 140), (266, 252), (14, 14)])

@@ -1,8 +1,9 @@
 import subprocess
 import sys
 
-import convpaint
 import pytest
+
+import convpaint
 from convpaint.registry import get_registry
 from convpaint_dinov2 import UNI, DinoV2
 

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import timm
 import torch
-from convpaint_dinov2 import UNI, DinoV2, WeightsNotFoundError
 from dinov2_testutils import write_hub_file
 from safetensors.torch import save_file
+
+from convpaint_dinov2 import UNI, DinoV2, WeightsNotFoundError
 
 REPO = "timm/vit_small_patch14_reg4_dinov2.lvd142m"
 PLANE = np.random.default_rng(3).normal(size=(3, 42, 56)).astype(np.float32)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
 from convpaint import FeatureExtractor
 
 from .weights import explicit_file, find_hub_file, load_state_dict
@@ -39,6 +40,7 @@ class ViTExtractor(FeatureExtractor):
 
     def __init__(self, weights: str | os.PathLike[str] | None = None) -> None:
         super().__init__()
+        self._net: Any = None
         self.weights = None if weights is None else os.fspath(weights)
         if self.weights == RANDOM:
             warnings.warn(
@@ -60,11 +62,15 @@ class ViTExtractor(FeatureExtractor):
     @property
     def network(self) -> Any:
         """The torch module (built on first use and shared between equal extractors)."""
-        name, kwargs = self.timm_spec()
-        if self.weights_file is None:
-            return build_network(name, tuple(sorted(kwargs.items())), RANDOM, 0)
-        stamp = self.weights_file.stat().st_mtime_ns  # a rewritten file is reloaded
-        return build_network(name, tuple(sorted(kwargs.items())), str(self.weights_file), stamp)
+        if self._net is None:
+            name, kwargs = self.timm_spec()
+            key = tuple(sorted(kwargs.items()))
+            if self.weights_file is None:
+                self._net = build_network(name, key, RANDOM, 0)
+            else:
+                stamp = self.weights_file.stat().st_mtime_ns  # a rewritten file is reloaded
+                self._net = build_network(name, key, str(self.weights_file), stamp)
+        return self._net
 
     def extract(self, plane: np.ndarray) -> np.ndarray:
         import torch

@@ -1,0 +1,136 @@
+"""The ``cellpose`` extractor: cellpose-SAM encoder features and flow/probability maps."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+
+from convpaint import FeatureExtractor
+
+from . import network
+from .weights import resolve
+from .windows import Blender, windows
+
+FEATURES = ("both", "encoder", "output")
+PRECISIONS = ("float32", "bfloat16")
+
+
+def normalize99(plane: np.ndarray) -> np.ndarray:
+    """cellpose's normalisation, per channel: 1st percentile -> 0, 99th -> 1."""
+    out = np.zeros_like(plane, dtype=np.float32)
+    for c, channel in enumerate(plane):
+        lo, hi = np.percentile(channel, [1, 99])
+        if hi - lo > 1e-3:
+            out[c] = (channel - lo) / (hi - lo)
+    return out
+
+
+def cellpose_channels(plane: np.ndarray) -> np.ndarray:
+    """Up to 3 channels; a gray plane that the core replicated to 3 goes in as 1 channel."""
+    plane = plane[:3]
+    if len(plane) > 1 and all(np.array_equal(plane[0], c) for c in plane[1:]):
+        return plane[:1]
+    return plane
+
+
+class Cellpose(FeatureExtractor):
+    """Features of the cellpose 4 (cellpose-SAM) network.
+
+    Parameters
+    ----------
+    weights : None, name, path or "random"
+        None: ``cpsam`` in cellpose's model folder (``CELLPOSE_LOCAL_MODELS_PATH`` or
+        ``~/.cellpose/models``); another name there (e.g. ``"cpsam_v2"``); a path to a
+        cellpose 4 checkpoint; ``"random"``: an untrained network (tests only).
+    features : {"both", "encoder", "output"}
+        The 256 encoder-neck channels, the 3 output maps (Y flow, X flow, cell
+        probability), or both (259 features per pixel).
+    precision : {"float32", "bfloat16"}
+        Arithmetic of the network (bfloat16 autocast).
+    """
+
+    name = "cellpose"
+    description = "cellpose-SAM (cellpose 4) encoder features + flows and cell probability"
+    n_input_channels = 3
+    rgb = False  # cellpose normalises each plane itself (1st-99th percentile)
+    patch_size = 1  # output maps are at pixel resolution; tokens are upsampled here
+    alignment = network.PATCH
+    padding = 64  # 8 tokens of context around every core tile
+    tile_size = 880  # blocks of 880 + 2 * 72 = 1024 pixels: 5 x 5 windows
+    default_scalings = (1,)
+    deterministic = True
+    window_overlap: ClassVar[float] = 0.1  # cellpose's tile_overlap
+
+    def __init__(
+        self,
+        weights: str | os.PathLike[str] | None = None,
+        features: str = "both",
+        precision: str = "float32",
+    ) -> None:
+        super().__init__()
+        if features not in FEATURES:
+            raise ValueError(f"features must be one of {', '.join(FEATURES)}; got {features!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+        self.weights = None if weights is None else os.fspath(weights)
+        self.features = features
+        self.precision = precision
+        self._net: Any = None
+        if self.weights == network.RANDOM:
+            warnings.warn(
+                "extractor 'cellpose' uses random weights: its features come from an "
+                "untrained network (meant for tests, not for segmentation)",
+                UserWarning,
+                stacklevel=2,
+            )
+            self.weights_file = None
+        else:
+            self.weights_file = resolve(self.weights)
+
+    @property
+    def n_features(self) -> int:
+        enc = network.N_ENCODER if self.features != "output" else 0
+        return enc + (network.N_OUTPUT if self.features != "encoder" else 0)
+
+    @property
+    def network(self) -> Any:
+        """The torch module, built on first use and shared between equal extractors."""
+        if self._net is None:
+            if self.weights_file is None:
+                self._net = network.build_network(network.RANDOM)
+            else:
+                stamp = self.weights_file.stat().st_mtime_ns  # a rewritten file is reloaded
+                self._net = network.build_network(str(self.weights_file), stamp)
+        return self._net
+
+    def extract(self, plane: np.ndarray) -> np.ndarray:
+        import torch
+
+        from convpaint.pyramid import upsample
+
+        _, h, w = plane.shape
+        size, patch = network.WINDOW, network.PATCH
+        x = normalize99(cellpose_channels(np.asarray(plane, dtype=np.float32)))
+        # cellpose pads small planes with zeros (= the 1st percentile); also round to patches
+        ph, pw = max(size, -(-h // patch) * patch), max(size, -(-w // patch) * patch)
+        x = np.pad(x, [(0, 0), (0, ph - h), (0, pw - w)])
+        net = self.network
+        enc = Blender(network.N_ENCODER, (ph, pw), size, patch)
+        out = Blender(network.N_OUTPUT, (ph, pw), size)
+        for y0, x0 in windows((ph, pw), size, self.window_overlap):
+            window = torch.from_numpy(np.ascontiguousarray(x[:, y0 : y0 + size, x0 : x0 + size]))
+            neck, maps = network.forward(net, window[None], self.precision)
+            enc.add(neck[0].numpy(), y0, x0)
+            out.add(maps[0].numpy(), y0, x0)
+        parts = []
+        if self.features != "output":
+            parts.append(upsample(enc.result(), patch)[:, :h, :w])
+        if self.features != "encoder":
+            parts.append(out.result()[:, :h, :w])
+        return np.ascontiguousarray(np.concatenate(parts, axis=0), dtype=np.float32)
+
+    def get_options(self) -> dict[str, Any]:
+        return {"weights": self.weights, "features": self.features, "precision": self.precision}

@@ -1,0 +1,70 @@
+"""The cellpose-SAM network and a forward pass that keeps the encoder features.
+
+cellpose 4's ``CPSAM`` is SAM's ViT-L image encoder with 8x8 patches, position
+embeddings for 256x256 inputs (32x32 tokens) and global attention, followed by a
+1x1 readout that a fixed transposed convolution unpacks into three pixel maps:
+Y flow, X flow and cell probability (logit).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any
+
+from .weights import load_state_dict
+
+RANDOM = "random"
+WINDOW = 256  # the only input size cellpose-SAM's position embeddings accept
+PATCH = 8
+N_ENCODER = 256  # channels of the encoder neck
+N_OUTPUT = 3  # Y flow, X flow, cell probability
+
+
+@lru_cache(maxsize=1)
+def build_network(source: str, stamp: int = 0) -> Any:
+    """``CPSAM`` in eval mode with the weights of ``source`` (a file, or ``"random"``).
+
+    Random weights come from a fixed seed, so a saved model that used them rebuilds
+    the same network.  Files are loaded strictly (a wrong checkpoint fails loudly) into a
+    network built on the meta device, so no time is spent on a random init.
+    """
+    import torch
+
+    logging.getLogger("cellpose.vit").setLevel(logging.ERROR)  # optional dinov3 backbone
+    from cellpose.vit import CPSAM
+
+    if source == RANDOM:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            net = CPSAM()
+        return net.eval()
+    state = load_state_dict(source)
+    with torch.device("meta"):  # no time spent on a random init that is overwritten
+        net = CPSAM()
+    net.load_state_dict(state, strict=True, assign=True)
+    if any(t.is_meta for t in (*net.parameters(), *net.buffers())):
+        raise RuntimeError(f"{source} left parts of the cellpose network uninitialised")
+    return net.eval()
+
+
+def forward(net: Any, x: Any, precision: str = "float32") -> tuple[Any, Any]:
+    """Encoder-neck features (B, 256, h/8, w/8) and output maps (B, 3, h, w), float32.
+
+    Mirrors ``CPSAM.forward`` (eval mode) but also returns the neck output.
+    ``precision="bfloat16"`` runs under CPU/GPU autocast.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    enc = net.encoder
+    dtype = torch.bfloat16 if precision == "bfloat16" else None
+    with torch.inference_mode(), torch.autocast(x.device.type, dtype, enabled=dtype is not None):
+        proj = enc.patch_embed.proj
+        h = F.conv2d(x, proj.weight[:, : x.shape[1]], proj.bias, stride=net.ps)
+        h = h.permute(0, 2, 3, 1) + enc.pos_embed
+        for block in enc.blocks:
+            h = block(h)
+        neck = enc.neck(h.permute(0, 3, 1, 2))
+        maps = F.conv_transpose2d(net.out(neck), net.W2, stride=net.ps)
+    return neck.float(), maps.float()

@@ -1,0 +1,57 @@
+"""Where cellpose-SAM weights come from: cellpose's model folder, a file, or random.
+
+Checkpoints are read with ``torch.load(weights_only=True)``, which refuses
+pickled code (cellpose 4's own loader does the same, but loads non-strictly).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODEL = "cpsam"
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """The cellpose model file is neither in the model folder nor at the given path."""
+
+
+def model_dir() -> Path:
+    """cellpose's model folder: ``CELLPOSE_LOCAL_MODELS_PATH`` or ``~/.cellpose/models``."""
+    env = os.environ.get("CELLPOSE_LOCAL_MODELS_PATH")
+    return Path(env).expanduser() if env else Path.home() / ".cellpose" / "models"
+
+
+def resolve(weights: str | os.PathLike[str] | None) -> Path:
+    """The checkpoint file for ``weights``: None (``cpsam``), a model name, or a path."""
+    name = DEFAULT_MODEL if weights is None else os.fspath(weights)
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    if os.sep not in name and "/" not in name:  # a bare name: look in the model folder
+        candidate = model_dir() / name
+        if candidate.is_file():
+            return candidate
+        raise WeightsNotFoundError(
+            f"cellpose model file {name!r} not found in the cellpose model folder {model_dir()} "
+            f"(expected {candidate}). Download it on a connected machine (e.g. run cellpose "
+            "once, or fetch https://huggingface.co/mouseland/cellpose-sam/resolve/main/"
+            f"{name}), set CELLPOSE_LOCAL_MODELS_PATH to a folder that has it, or pass "
+            "weights=PATH (weights='random' gives an untrained network, for tests only)."
+        )
+    raise WeightsNotFoundError(f"cellpose weights file {str(path)!r} does not exist")
+
+
+def load_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Tensors of a cellpose 4 checkpoint, without ``module.`` prefixes."""
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} does not hold a state dict (got {type(state).__name__})")
+    if "W2" not in state and "module.W2" not in state:
+        raise ValueError(
+            f"{path} is not a cellpose 4 (cellpose-SAM) model; cellpose 3 models differ"
+        )
+    return {k.removeprefix("module."): v for k, v in state.items()}
