@@ -33,7 +33,7 @@ RANDOM = "random"
 class VGG16Features(FeatureExtractor):
     """Outputs of chosen Conv2d layers of torchvision's ImageNet VGG16.
 
-    Features are the raw convolution outputs (before ReLU), as in napari-convpaint.
+    Features are the raw convolution outputs, before ReLU, for every chosen layer.
     Layers after max-pools are upsampled bilinearly back to the input size; the
     input is zero-padded at the bottom/right to a multiple of ``alignment`` first.
 
@@ -100,15 +100,12 @@ class VGG16Features(FeatureExtractor):
             random_init(trunk)
         else:
             path = download_weights() if download else resolve_weights_path(self.weights)
-            keys = [
-                f"{i}.{p}" for i in CONV_LAYERS if i <= last for p in ("weight", "bias")
-            ]  # fmt: skip
+            keys = [f"{i}.{kind}" for i in CONV_LAYERS if i <= last for kind in ("weight", "bias")]
+            tensors = load_tensors(path, keys)
             trunk = build_trunk(last, device="meta")
             try:
-                trunk.load_state_dict(load_tensors(path, keys), strict=True, assign=True)
+                trunk.load_state_dict(tensors, strict=True, assign=True)
             except RuntimeError as exc:
-                if isinstance(exc, WeightsLoadError):
-                    raise
                 raise WeightsLoadError(
                     f"VGG16 weights file {path} does not match vgg16().features: {exc}"
                 ) from exc
