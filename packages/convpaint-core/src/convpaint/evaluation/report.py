@@ -176,7 +176,8 @@ def plot_miou(rows: Sequence[dict[str, str]], path: str | Path, title: str | Non
             )
             if not gs:
                 continue
-            x = [g.coverage for g in gs]
+            dodge = 1.0 + 0.025 * (i - (len(extractors) - 1) / 2)  # keep error bars apart
+            x = [g.coverage * dodge for g in gs]
             y = [g.miou_mean for g in gs]
             sd = [0.0 if math.isnan(g.miou_sd) else g.miou_sd for g in gs]
             ax.errorbar(x, y, yerr=sd, marker="o", ms=4, capsize=3, label=ex, color=f"C{i}")
