@@ -59,7 +59,7 @@ class Cellpose(FeatureExtractor):
     patch_size = 1  # output maps are at pixel resolution; tokens are upsampled here
     alignment = network.PATCH
     padding = 64  # 8 tokens of context around every core tile
-    tile_size = 880  # blocks of 880 + 2 * 72 = 1024 pixels: 5 x 5 windows
+    tile_size = 1024  # blocks of 1024 + 2 * 72 = 1168 pixels: 6 x 6 windows
     default_scalings = (1,)
     deterministic = True
     window_overlap: ClassVar[float] = 0.1  # cellpose's tile_overlap

@@ -1,7 +1,8 @@
 """Overlapping 256x256 windows, as cellpose runs its network, blended with a taper.
 
 cellpose-SAM only accepts 256x256 inputs.  A plane is covered by windows that
-overlap by at least ``overlap`` of their size (cellpose's ``tile_overlap``), start
+overlap by at least ``overlap`` of their size (cellpose's ``tile_overlap``; as few
+windows as that allows, where cellpose's ``ceil(1.2 L / 256)`` sometimes takes one more), start
 on multiples of the 8-pixel patch grid, and are averaged with cellpose's
 sigmoid taper, both at pixel resolution (output maps) and at patch resolution
 (encoder tokens).
@@ -17,10 +18,14 @@ import numpy as np
 
 
 def starts(length: int, size: int, overlap: float = 0.1, step: int = 8) -> list[int]:
-    """Window origins along one axis (``length`` >= ``size``, both multiples of ``step``)."""
+    """Window origins along one axis (``length`` >= ``size``, both multiples of ``step``).
+
+    The fewest evenly spread windows whose neighbours still overlap by ``overlap * size``
+    after rounding the origins to the ``step`` grid.
+    """
     if length <= size:
         return [0]
-    n = math.ceil((1 + 2 * overlap) * length / size)
+    n = math.ceil((length - size) / (size * (1 - overlap) - step)) + 1
     raw = np.linspace(0, length - size, n) / step
     return sorted({int(v) * step for v in np.round(raw)})
 
