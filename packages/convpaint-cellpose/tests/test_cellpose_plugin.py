@@ -23,6 +23,7 @@ def test_contract_attributes():
     assert Cellpose.n_input_channels == 3 and Cellpose.patch_size == 1
     assert Cellpose.alignment == 8 and Cellpose.tile_size % 8 == 0 and Cellpose.padding % 8 == 0
     assert not Cellpose.rgb  # cellpose's own percentile normalisation is used
+    assert not Cellpose.deterministic  # the window layout depends on the tile
 
 
 def test_options_round_trip_and_validation():

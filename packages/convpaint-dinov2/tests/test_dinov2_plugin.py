@@ -32,6 +32,7 @@ def test_contract_attributes():
         assert cls.tile_size % cls.patch_size == 0
         assert cls.padding % cls.patch_size == 0 and cls.padding >= 2 * cls.patch_size
         assert cls.default_scalings == (1,)
+        assert not cls.deterministic  # global attention: tiles change the features
 
 
 def test_random_weights_warn_and_options_round_trip():

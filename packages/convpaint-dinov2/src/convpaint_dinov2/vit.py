@@ -34,7 +34,7 @@ class ViTExtractor(FeatureExtractor):
     n_input_channels = 3
     rgb = True
     default_scalings = (1,)
-    deterministic = True
+    deterministic = False  # global attention: tiled != untiled (see the docs for how much)
     hub_repo: ClassVar[str] = ""
     hub_files: ClassVar[tuple[str, ...]] = ("model.safetensors", "pytorch_model.bin")
 
@@ -92,16 +92,22 @@ def build_network(name: str, kwargs: tuple[tuple[str, Any], ...], source: str, s
     """A timm ViT in eval mode with the weights of ``source`` (a file, or ``"random"``).
 
     Random weights are drawn from a fixed seed so that a saved model that used them
-    rebuilds the same network.
+    rebuilds the same network.  Files are loaded strictly into a network built on the
+    meta device.
     """
     import timm
     import torch
     from timm.models.vision_transformer import checkpoint_filter_fn
 
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
+    if source == RANDOM:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            net = timm.create_model(name, pretrained=False, **dict(kwargs))
+        return net.eval()
+    with torch.device("meta"):  # no time spent on a random init that is overwritten
         net = timm.create_model(name, pretrained=False, **dict(kwargs))
-    if source != RANDOM:
-        state = checkpoint_filter_fn(load_state_dict(source), net)
-        net.load_state_dict(state, strict=True)
+    state = checkpoint_filter_fn(load_state_dict(source), net)
+    net.load_state_dict(state, strict=True, assign=True)
+    if any(t.is_meta for t in (*net.parameters(), *net.buffers())):
+        raise RuntimeError(f"{source} left parts of the {name} network uninitialised")
     return net.eval()
