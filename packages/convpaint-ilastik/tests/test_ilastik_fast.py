@@ -83,3 +83,23 @@ def test_guard_pads_narrow_planes() -> None:
         assert diff[:, r:-r, r:-r].max() < 1e-6, name
         if name == "gaussian":  # a plain cascade: mirroring the input == mirroring each pass
             assert diff.max() < 1e-6
+
+
+@needs_ff
+def test_concurrent_calls_do_not_deadlock() -> None:
+    """The core featurises tiles on threads; unguarded fastfilters2 calls deadlocked."""
+    code = textwrap.dedent(
+        """
+        from concurrent.futures import ThreadPoolExecutor
+        import numpy as np
+        from convpaint_ilastik import IlastikFilters
+        ex = IlastikFilters(backend="fastfilters", sigmas=[1.0, 3.5])
+        planes = [np.random.default_rng(i).random((1, 150, 160), dtype=np.float32) for i in range(8)]
+        with ThreadPoolExecutor(4) as pool:
+            outs = list(pool.map(ex.extract, planes))
+        assert all(np.array_equal(o, ex.extract(p)) for o, p in zip(outs, planes))
+        print("ok")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr

@@ -24,22 +24,20 @@ from .axes import (
     resolve_axes,
     to_canonical,
 )
-from .classifier import (
-    check_classifier,
-    check_training_labels,
-    default_classifier,
-    predict_proba_in_chunks,
-)
+from .classifier import check_classifier, check_training_labels, default_classifier
 from .combine import ConcatExtractor
 from .extractor import FeatureExtractor
 from .features import FeaturePipeline
 from .normalize import check_finite, check_mode, intensity_range, normalize
-from .progress import progress_bar
+from .parallel import default_workers
+from .prediction import map_features, predict_tiles
 from .registry import get_extractor, get_registry
 from .tiling import TileGrid, round_up
+from .training import collect_samples
 
-DEFAULT_TILE = 1024
 TRAIN_TILE = 256
+MAX_TILE = 2048
+TILE_BYTES = 256 * 2**20
 
 
 class ConvpaintModel:
@@ -58,11 +56,15 @@ class ConvpaintModel:
         Default: ``RandomForestClassifier(n_estimators, max_depth, random_state=seed)``.
     seed, n_estimators, max_depth : parameters of the default random forest.
     tile_size : int, optional
-        Edge of prediction tiles in pixels (default 1024 or the extractor's choice).
+        Edge of tiles in pixels. Default: the extractor's choice, else 256 px for
+        training crops and, for prediction, the edge at which one tile's features
+        take ~256 MiB (1070 px for 56 features, 580 px for 192).
     volumetric : bool, default False
         Featurise Z stacks as volumes (extractors with 3-D filters) instead of per plane.
     progress : bool, optional
         Show progress bars (default: only on a terminal).
+    workers : int, optional
+        Tiles processed in parallel threads (default: CPU count, at most 4).
     **extractor_options
         Passed to the extractor, e.g. ``weights="random"`` for ``"vgg16"``.
     """
@@ -80,6 +82,7 @@ class ConvpaintModel:
         tile_size: int | None = None,
         volumetric: bool = False,
         progress: bool | None = None,
+        workers: int | None = None,
         **extractor_options: Any,
     ) -> None:
         self.extractor = get_extractor(extractor, **extractor_options)
@@ -97,6 +100,7 @@ class ConvpaintModel:
             raise ValueError(f"extractor {self.extractor.name!r} has no 3-D (volumetric) mode")
         self.tile_size = tile_size
         self.progress = progress
+        self.workers = default_workers() if workers is None else max(1, int(workers))
         self.classes_: np.ndarray | None = None
         self.n_channels_: int | None = None
         self.n_features_: int | None = None
@@ -109,8 +113,11 @@ class ConvpaintModel:
             size = int(self.tile_size)
         elif preferred:
             size = max(preferred)  # global-context extractors: train on the prediction grid
-        else:
-            size = TRAIN_TILE if training else DEFAULT_TILE
+        elif training:
+            size = TRAIN_TILE
+        else:  # bound the features held per tile (~TILE_BYTES) whatever their number
+            n = self.n_features_ or 64
+            size = int(np.clip(np.sqrt(TILE_BYTES / (4 * n)), TRAIN_TILE, MAX_TILE))
         if size < 1:
             raise ValueError(f"tile_size must be positive, got {size}")
         return round_up(size, self.pipeline.align)
@@ -188,37 +195,8 @@ class ConvpaintModel:
             raise ValueError("annotations must be >= 0 (0 = unlabelled)")
         ann = ann.astype(np.int64, copy=False)
         grid = TileGrid(canon.shape[-2:], self._tile(training=True), self.pipeline.halo)
-        work = []
-        for index, data in self._plane_groups(canon):
-            plane_ann = ann[index]
-            mask = plane_ann > 0 if plane_ann.ndim == 2 else (plane_ann > 0).any(axis=0)
-            if mask.any():
-                work.append((data, plane_ann, grid.touching(mask)))
-        xs, ys, keys = [], [], []
-        total = sum(len(tiles) for _, _, tiles in work)
-        with progress_bar(total, "features (training)", self.progress) as bar:
-            for n, (data, plane_ann, tiles) in enumerate(work):
-                padded = grid.pad(data)
-                for tile in tiles:
-                    feats = self.pipeline.block_features(padded[(Ellipsis, *tile.block)])
-                    lab = plane_ann[(Ellipsis, *tile.inner)]
-                    sel = lab > 0
-                    xs.append(feats[:, sel].T)
-                    ys.append(lab[sel])
-                    # pixel positions, so that sample order does not depend on the tiling
-                    pos = np.indices(lab.shape)[:, sel]
-                    pos[-2] += tile.inner[0].start
-                    pos[-1] += tile.inner[1].start
-                    keys.append(
-                        np.ravel_multi_index(
-                            (np.full(pos.shape[1], n), *pos), (len(work), *plane_ann.shape)
-                        )
-                    )
-                    bar.update(1)
-        if not xs:
-            raise ValueError("annotations are empty: draw at least one scribble (labels > 0)")
-        order = np.argsort(np.concatenate(keys), kind="stable")
-        return np.concatenate(xs, axis=0)[order], np.concatenate(ys)[order]
+        units = list(self._plane_groups(canon))
+        return collect_samples(self.pipeline, units, ann, grid, self.workers, self.progress)
 
     # -- prediction ----------------------------------------------------------------------
     def _check_trained(self) -> None:
@@ -230,30 +208,29 @@ class ConvpaintModel:
         canon, layout = self._prepare(image, axes)
         grid = TileGrid(canon.shape[-2:], self._tile(training=False), self.pipeline.halo)
         spatial = canon.shape[:2] + canon.shape[3:]
-        n_classes = len(self.classes_)
-        proba = np.zeros((n_classes, *spatial), dtype=np.float32) if want_proba else None
-        labels = None if want_proba else np.zeros(spatial, dtype=_label_dtype(self.classes_))
-        groups = list(self._plane_groups(canon))
-        with progress_bar(len(groups) * len(grid), "segmenting", self.progress) as bar:
-            for index, data in groups:
-                padded = grid.pad(data)
-                for tile in grid:
-                    feats = self.pipeline.block_features(padded[(Ellipsis, *tile.block)])
-                    self._check_features(feats.shape[0])
-                    flat = feats.reshape(feats.shape[0], -1).T
-                    p = predict_proba_in_chunks(self.classifier, flat)
-                    out_shape = feats.shape[1:]
-                    where = (
-                        (*index, *tile.inner)
-                        if not self.volumetric
-                        else (index[0], slice(None), *tile.inner)
-                    )
-                    if want_proba:
-                        proba[(slice(None), *where)] = p.T.reshape(n_classes, *out_shape)
-                    else:
-                        labels[where] = self.classes_[np.argmax(p, axis=1)].reshape(out_shape)
-                    bar.update(1)
-        return (proba if want_proba else labels), layout
+        if want_proba:
+            out = np.zeros((len(self.classes_), *spatial), dtype=np.float32)
+
+            def write(where, proba):
+                out[(slice(None), *where)] = proba
+        else:
+            out = np.zeros(spatial, dtype=_label_dtype(self.classes_))
+
+            def write(where, proba):
+                out[where] = self.classes_[np.argmax(proba, axis=0)]
+
+        units = list(self._plane_groups(canon))
+        predict_tiles(
+            self.pipeline,
+            self.classifier,
+            units,
+            grid,
+            write,
+            self._check_features,
+            self.workers,
+            self.progress,
+        )
+        return out, layout
 
     def _check_features(self, n: int) -> None:
         if self.n_features_ is not None and n != self.n_features_:
@@ -277,18 +254,11 @@ class ConvpaintModel:
         canon, layout = self._prepare(image, axes)
         grid = TileGrid(canon.shape[-2:], self._tile(training=False), self.pipeline.halo)
         out = None
-        for index, data in self._plane_groups(canon):
-            padded = grid.pad(data)
-            for tile in grid:
-                feats = self.pipeline.block_features(padded[(Ellipsis, *tile.block)])
-                if out is None:
-                    out = np.zeros((feats.shape[0], *canon.shape[:2], *canon.shape[3:]), np.float32)
-                where = (
-                    (*index, *tile.inner)
-                    if not self.volumetric
-                    else (index[0], slice(None), *tile.inner)
-                )
-                out[(slice(None), *where)] = feats
+        for where, feats in map_features(self.pipeline, list(self._plane_groups(canon)), grid):
+            if out is None:
+                spatial = canon.shape[:2] + canon.shape[3:]
+                out = np.zeros((feats.shape[0], *spatial), np.float32)
+            out[(slice(None), *where)] = feats
         return from_canonical_spatial(out, layout, leading=1)
 
     # -- files ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ and only keeps pixels farther from the border.
 from __future__ import annotations
 
 import math
+import threading
 from functools import lru_cache
 from types import ModuleType
 
@@ -26,6 +27,9 @@ import numpy as np
 from .kernels import kernel_radius
 
 MIN_WIDTH = 128
+#: fastfilters2 deadlocks when called from two threads at once (the core featurises
+#: tiles on a thread pool), so every call goes through this lock.
+_LOCK = threading.Lock()
 #: ``compute_filters`` channel index of each filter it provides
 CHANNELS: dict[str, tuple[int, ...]] = {
     "gaussian": (0,),
@@ -70,6 +74,8 @@ def compute_filters(plane: np.ndarray, sigma: float) -> np.ndarray:
     px = max(0, math.ceil((max(MIN_WIDTH, 2 * need + 1) - w) / 2))
     if py or px:
         padded = np.ascontiguousarray(np.pad(plane, ((py, py), (px, px)), mode="reflect"))
-        out = ff.compute_filters(padded, float(sigma))
+        with _LOCK:
+            out = ff.compute_filters(padded, float(sigma))
         return np.ascontiguousarray(out[:, py : py + h, px : px + w])
-    return ff.compute_filters(plane, float(sigma))
+    with _LOCK:
+        return ff.compute_filters(plane, float(sigma))

@@ -1,0 +1,56 @@
+"""Training samples: features of the annotated pixels only, from the tiles that hold them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .features import FeaturePipeline
+from .parallel import ordered_map
+from .progress import progress_bar
+from .tiling import TileGrid
+
+
+def collect_samples(
+    pipeline: FeaturePipeline,
+    units: list[tuple[tuple, np.ndarray]],
+    annotations: np.ndarray,
+    grid: TileGrid,
+    workers: int = 1,
+    progress: bool | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n_samples, n_features) features and labels of every annotated pixel.
+
+    ``units`` are (index, data) pairs from the model (one per plane or volume),
+    ``annotations`` is (T, Z, Y, X).  Samples are ordered by pixel position, so
+    the result does not depend on the tiling.
+    """
+    jobs = []
+    for n, (index, data) in enumerate(units):
+        ann = annotations[index]
+        mask = ann > 0 if ann.ndim == 2 else (ann > 0).any(axis=0)
+        if mask.any():
+            padded = grid.pad(data)
+            jobs.extend((n, padded, ann, tile) for tile in grid.touching(mask))
+
+    def featurise(job):
+        n, padded, ann, tile = job
+        feats = pipeline.block_features(padded[(Ellipsis, *tile.block)])
+        lab = ann[(Ellipsis, *tile.inner)]
+        sel = lab > 0
+        pos = np.indices(lab.shape)[:, sel]
+        pos[-2] += tile.inner[0].start
+        pos[-1] += tile.inner[1].start
+        key = np.ravel_multi_index((np.full(pos.shape[1], n), *pos), (len(units), *ann.shape))
+        return feats[:, sel].T, lab[sel], key
+
+    xs, ys, keys = [], [], []
+    with progress_bar(len(jobs), "features (training)", progress) as bar:
+        for x, y, key in ordered_map(featurise, jobs, workers):
+            xs.append(x)
+            ys.append(y)
+            keys.append(key)
+            bar.update(1)
+    if not xs:
+        raise ValueError("annotations are empty: draw at least one scribble (labels > 0)")
+    order = np.argsort(np.concatenate(keys), kind="stable")
+    return np.concatenate(xs, axis=0)[order], np.concatenate(ys)[order]
