@@ -11,6 +11,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import tifffile
+from skimage.draw import disk
+
 from convpaint.evaluation import (
     accuracy,
     evaluate,
@@ -27,7 +29,6 @@ from convpaint.evaluation.cli import add_parser
 from convpaint.evaluation.datasets import parse_modalities
 from convpaint.evaluation.runner import ScribbleSettings, parse_options, scribble_seed
 from convpaint.scribbles import labels_to_classes
-from skimage.draw import disk
 
 DSB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dsb2018_stage1_train"
 
