@@ -1,0 +1,32 @@
+"""The tile layout is dask's map_overlap layout: the same block function gives the same features."""
+
+import dask.array as da
+import numpy as np
+import pytest
+
+import convpaint
+from convpaint.tiling import round_up
+
+
+@pytest.mark.parametrize(
+    "name, kwargs", [("sobel", {"scalings": (1, 2, 4)}), ("raw", {"scalings": (1, 3)})]
+)
+def test_map_overlap_reproduces_features(name, kwargs):
+    rng = np.random.default_rng(0)
+    image = rng.random((150, 131)).astype(np.float32)
+    model = convpaint.ConvpaintModel(name, **kwargs)
+    reference = model.compute_features(image)
+    canon, _ = model._prepare(image, None)
+    plane = canon[0, 0]  # (C, Y, X), normalised
+    pipeline = model.pipeline
+    chunk = round_up(40, pipeline.align)
+    x = da.from_array(plane, chunks=(plane.shape[0], chunk, chunk))
+    features = x.map_overlap(
+        pipeline.block_features,
+        depth={0: 0, 1: pipeline.halo, 2: pipeline.halo},
+        boundary="reflect",
+        trim=False,
+        dtype=np.float32,
+        chunks=((reference.shape[0],), *x.chunks[1:]),
+    ).compute(scheduler="threads")
+    assert np.array_equal(features, reference)
