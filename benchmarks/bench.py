@@ -5,8 +5,11 @@ Each extractor runs in its own subprocess so that peak RSS is its own.
     python benchmarks/bench.py --size 2048 --extractor ilastik --extractor vgg16 \
         --option vgg16:weights=random --repeat 3 --markdown docs/benchmarks.md
 
-The image is synthetic (noisy disks of several sizes); scribbles are short
-strokes on ~0.3 % of the pixels.  Times are medians over ``--repeat`` runs.
+The image is synthetic (noisy disks of several sizes); scribbles are dotted
+lines every size/40 rows (the table gives the scribbled pixels).  "feature s" is one pass of
+feature extraction over all tiles (what segment() computes before
+classifying); times are medians over ``--repeat`` runs; peak RSS is the
+child process's maximum resident memory over all runs.
 """
 
 from __future__ import annotations
@@ -43,6 +46,20 @@ def make_data(size: int, seed: int = 0):
     return image, truth, ann
 
 
+def feature_pass(model, image) -> int:
+    """Featurise every tile of ``image`` as segment() does, without classifying or keeping them."""
+    from convpaint.prediction import map_features
+    from convpaint.tiling import TileGrid
+
+    canon, _ = model._prepare(image, None)
+    grid = TileGrid(canon.shape[-2:], model._tile(training=False), model.pipeline.halo)
+    units = list(model._plane_groups(canon))
+    n = 0
+    for _, feats in map_features(model.pipeline, units, grid, model._workers_for(grid)):
+        n = feats.shape[0]
+    return n
+
+
 def run_one(name: str, size: int, repeat: int, options: dict) -> dict:
     import numpy as np
 
@@ -57,13 +74,11 @@ def run_one(name: str, size: int, repeat: int, options: dict) -> dict:
         t1 = time.perf_counter()
         labels = model.segment(image)
         t2 = time.perf_counter()
-        f = model.compute_features(image)
+        n_features = feature_pass(model, image)
         t3 = time.perf_counter()
         trains.append(t1 - t0)
         segs.append(t2 - t1)
         feats.append(t3 - t2)
-        n_features = f.shape[0]
-        del f
     seg = statistics.median(segs)
     return {
         "extractor": name,
@@ -95,11 +110,11 @@ def parse_options(pairs: list[str]) -> dict[str, dict]:
 
 def markdown(rows: list[dict], cmd: str) -> str:
     head = (
-        "| extractor | image | features | feature s | train s | segment s | segment MPix/s | peak RSS MiB | accuracy |\n"
-        "|---|---|---|---|---|---|---|---|---|\n"
+        "| extractor | image | scribbled px | features | feature s | train s | segment s | segment MPix/s | peak RSS MiB | accuracy |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n"
     )
     body = "".join(
-        f"| {r['extractor']}{' ' + json.dumps(r['options']) if r['options'] else ''} | {r['size']}² "
+        f"| {r['extractor']}{' ' + json.dumps(r['options']) if r['options'] else ''} | {r['size']}² | {r['annotated_px']} "
         f"| {r['n_features']} | {r['feature_s']:.2f} | {r['train_s']:.2f} | {r['segment_s']:.2f} "
         f"| {r['segment_mpix_s']:.2f} | {r['peak_rss_mib']:.0f} | {r['accuracy']:.3f} |\n"
         for r in rows
@@ -109,7 +124,9 @@ def markdown(rows: list[dict], cmd: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--extractor", "-e", action="append", required=True)
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--repeat", type=int, default=1)
@@ -120,11 +137,24 @@ def main() -> int:
     args = parser.parse_args()
     options = parse_options(args.option)
     if args._child:
-        print(json.dumps(run_one(args._child, args.size, args.repeat, options.get(args._child, {}))))
+        print(
+            json.dumps(run_one(args._child, args.size, args.repeat, options.get(args._child, {})))
+        )
         return 0
     rows = []
     for name in args.extractor:
-        cmd = [sys.executable, __file__, "-e", name, "--size", str(args.size), "--repeat", str(args.repeat), "--_child", name]
+        cmd = [
+            sys.executable,
+            __file__,
+            "-e",
+            name,
+            "--size",
+            str(args.size),
+            "--repeat",
+            str(args.repeat),
+            "--_child",
+            name,
+        ]
         for opt in args.option or []:
             cmd += ["--option", opt]
         out = subprocess.run(cmd, capture_output=True, text=True)

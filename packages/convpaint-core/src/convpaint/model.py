@@ -38,6 +38,7 @@ from .training import collect_samples
 TRAIN_TILE = 256
 MAX_TILE = 2048
 TILE_BYTES = 256 * 2**20
+PARALLEL_BYTES = 2**30  # features of all tiles in flight
 
 
 class ConvpaintModel:
@@ -227,10 +228,17 @@ class ConvpaintModel:
             grid,
             write,
             self._check_features,
-            self.workers,
+            self._workers_for(grid),
             self.progress,
         )
         return out, layout
+
+    def _workers_for(self, grid: TileGrid) -> int:
+        """Parallel tiles, fewer when one tile's features are large (e.g. 1024-feature ViTs)."""
+        if not self.n_features_:
+            return self.workers
+        block_bytes = 4 * self.n_features_ * (grid.tile + 2 * grid.halo) ** 2
+        return max(1, min(self.workers, PARALLEL_BYTES // block_bytes))
 
     def _check_features(self, n: int) -> None:
         if self.n_features_ is not None and n != self.n_features_:

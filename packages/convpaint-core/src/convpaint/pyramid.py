@@ -41,15 +41,17 @@ def _upsample_axis(arr: np.ndarray, factor: int, axis: int) -> np.ndarray:
     lo, hi, w = _linear_taps(arr.shape[axis], factor)
     shape = [1] * arr.ndim
     shape[axis] = -1
-    w = w.reshape(shape)
-    a = np.take(arr, lo, axis=axis)
-    b = np.take(arr, hi, axis=axis)
-    return a + (b - a) * w
+    out = np.take(arr, lo, axis=axis)
+    delta = np.take(arr, hi, axis=axis)  # in place from here: one temporary only
+    delta -= out
+    delta *= w.reshape(shape)
+    out += delta
+    return out
 
 
 def upsample(features: np.ndarray, factor: int) -> np.ndarray:
     """Linear upsampling of the last two axes by an integer ``factor``."""
     if factor == 1:
         return features
-    out = _upsample_axis(features, factor, features.ndim - 2)
-    return _upsample_axis(out, factor, features.ndim - 1).astype(np.float32, copy=False)
+    out = _upsample_axis(np.asarray(features, dtype=np.float32), factor, features.ndim - 2)
+    return _upsample_axis(out, factor, features.ndim - 1)
