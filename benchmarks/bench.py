@@ -116,7 +116,7 @@ def markdown(rows: list[dict], cmd: str) -> str:
     body = "".join(
         f"| {r['extractor']}{' ' + json.dumps(r['options']) if r['options'] else ''} | {r['size']}² | {r['annotated_px']} "
         f"| {r['n_features']} | {r['feature_s']:.2f} | {r['train_s']:.2f} | {r['segment_s']:.2f} "
-        f"| {r['segment_mpix_s']:.2f} | {r['peak_rss_mib']:.0f} | {r['accuracy']:.3f} |\n"
+        f"| {r['segment_mpix_s']:.3g} | {r['peak_rss_mib']:.0f} | {r['accuracy']:.3f} |\n"
         for r in rows
     )
     env = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
