@@ -154,3 +154,16 @@ def test_training_axes_are_remembered(tmp_path):
     model = convpaint.ConvpaintModel("raw", n_estimators=5).train(stack, ann, axes="ZYX")
     loaded = convpaint.load_model(model.save(tmp_path / "m.npz"))
     assert loaded.segment(stack).shape == (3, 30, 30)  # no axes needed: ZYX as in training
+
+
+def test_tiled_close_to_untiled_for_deeper_vgg_layers(blobs):
+    """oneDNN's deeper convolutions are not bit-exact across input sizes: bounded jitter only."""
+    require("vgg16")
+    image, _, scribbles = blobs
+    kwargs = dict(extractor="vgg16", weights="random", layers=[0, 2, 5], n_estimators=10)
+    small = convpaint.ConvpaintModel(tile_size=32, **kwargs)
+    big = convpaint.ConvpaintModel(tile_size=4096, **kwargs)
+    assert not small.extractor.deterministic
+    np.testing.assert_allclose(
+        small.compute_features(image), big.compute_features(image), rtol=0, atol=1e-5
+    )

@@ -25,6 +25,7 @@ def test_defaults():
     assert (ex.padding, ex.alignment) == (1, 1)
     assert (ex.n_features, ex.n_parameters) == (64, 1792)
     assert ex.deterministic
+    assert not random_extractor(layers=[0, 2]).deterministic  # deeper convs: ~1e-6 tiling jitter
     assert ex.get_options() == {"layers": [0], "weights": "random", "device": "cpu"}
 
 
