@@ -60,7 +60,7 @@ def feature_pass(model, image) -> int:
     return n
 
 
-def run_one(name: str, size: int, repeat: int, options: dict) -> dict:
+def run_one(name: str, size: int, repeat: int, options: dict, tile_size: int | None = None) -> dict:
     import numpy as np
 
     import convpaint
@@ -68,7 +68,7 @@ def run_one(name: str, size: int, repeat: int, options: dict) -> dict:
     image, truth, ann = make_data(size)
     feats, trains, segs = [], [], []
     for _ in range(repeat):
-        model = convpaint.ConvpaintModel(name, progress=False, **options)
+        model = convpaint.ConvpaintModel(name, progress=False, tile_size=tile_size, **options)
         t0 = time.perf_counter()
         model.train(image, ann)
         t1 = time.perf_counter()
@@ -93,6 +93,7 @@ def run_one(name: str, size: int, repeat: int, options: dict) -> dict:
         "accuracy": float(np.mean(labels == truth)),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "repeat": repeat,
+        "tile_size": tile_size,
     }
 
 
@@ -114,7 +115,8 @@ def markdown(rows: list[dict], cmd: str) -> str:
         "|---|---|---|---|---|---|---|---|---|---|\n"
     )
     body = "".join(
-        f"| {r['extractor']}{' ' + json.dumps(r['options']) if r['options'] else ''} | {r['size']}² | {r['annotated_px']} "
+        f"| {r['extractor']}{' ' + json.dumps(r['options']) if r['options'] else ''}"
+        f"{' (tile ' + str(r['tile_size']) + ')' if r.get('tile_size') else ''} | {r['size']}² | {r['annotated_px']} "
         f"| {r['n_features']} | {r['feature_s']:.2f} | {r['train_s']:.2f} | {r['segment_s']:.2f} "
         f"| {r['segment_mpix_s']:.3g} | {r['peak_rss_mib']:.0f} | {r['accuracy']:.3f} |\n"
         for r in rows
@@ -130,6 +132,9 @@ def main() -> int:
     parser.add_argument("--extractor", "-e", action="append", required=True)
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--tile-size", type=int, help="tile edge for train and segment (default: automatic)"
+    )
     parser.add_argument("--option", action="append", metavar="NAME:KEY=VALUE")
     parser.add_argument("--json", help="write rows as JSON here")
     parser.add_argument("--markdown", help="write a markdown table here")
@@ -137,9 +142,10 @@ def main() -> int:
     args = parser.parse_args()
     options = parse_options(args.option)
     if args._child:
-        print(
-            json.dumps(run_one(args._child, args.size, args.repeat, options.get(args._child, {})))
+        row = run_one(
+            args._child, args.size, args.repeat, options.get(args._child, {}), args.tile_size
         )
+        print(json.dumps(row))
         return 0
     rows = []
     for name in args.extractor:
@@ -152,6 +158,7 @@ def main() -> int:
             str(args.size),
             "--repeat",
             str(args.repeat),
+            *(["--tile-size", str(args.tile_size)] if args.tile_size else []),
             "--_child",
             name,
         ]
