@@ -1,14 +1,6 @@
 import numpy as np
 import pytest
 
-import convpaint
-
-
-def require(name: str) -> None:
-    """Skip when extractor ``name`` is not installed."""
-    if name not in convpaint.list_extractors():
-        pytest.skip(f"extractor {name!r} is not installed")
-
 
 @pytest.fixture
 def blobs():

@@ -5,7 +5,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import require
+from extractor_checks import require
 
 import convpaint
 from convpaint.model_file import ModelFileError

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import require
+from extractor_checks import require
 
 import convpaint
 

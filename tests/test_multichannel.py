@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import require
+from extractor_checks import require
 
 
 @pytest.mark.parametrize("name", ["raw", "ilastik"])

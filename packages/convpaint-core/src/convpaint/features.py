@@ -104,13 +104,7 @@ class FeaturePipeline:
         for group in channel_groups(block.shape[0], wanted):
             inp = block[group]
             if ex.rgb and self.normalize == "none" and wanted == 3:
-                inp = (
-                    imagenet(inp, self.full_scale)
-                    if inp.ndim == 3
-                    else np.stack(
-                        [imagenet(inp[:, z], self.full_scale) for z in range(inp.shape[1])], axis=1
-                    )
-                )
+                inp = imagenet(inp, self.full_scale)
             inp = np.ascontiguousarray(inp, dtype=np.float32)
             for s in part.scalings:
                 feats.append(self._extract_at_scale(ex, inp, s))

@@ -52,6 +52,7 @@ def normalize(image: np.ndarray, mode: str) -> np.ndarray:
 
 
 def imagenet(plane: np.ndarray, full_scale: float) -> np.ndarray:
-    """Apply ImageNet statistics to a raw (3, H, W) RGB plane."""
+    """Apply ImageNet statistics to a raw (3, H, W) or (3, Z, H, W) RGB block."""
+    shape = (3,) + (1,) * (plane.ndim - 1)
     x = plane / np.float32(full_scale)
-    return (x - IMAGENET_MEAN[:, None, None]) / IMAGENET_STD[:, None, None]
+    return (x - IMAGENET_MEAN.reshape(shape)) / IMAGENET_STD.reshape(shape)
