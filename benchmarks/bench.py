@@ -53,9 +53,9 @@ def feature_pass(model, image) -> int:
 
     canon, _ = model._prepare(image, None)
     grid = TileGrid(canon.shape[-2:], model._tile(training=False), model.pipeline.halo)
-    units = list(model._plane_groups(canon))
+    features = model._tile_features(grid, store=False)
     n = 0
-    for _, feats in map_features(model.pipeline, units, grid, model._workers_for(grid)):
+    for _, feats in map_features(features, model._units(canon), grid, model._workers_for(grid)):
         n = feats.shape[0]
     return n
 

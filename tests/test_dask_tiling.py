@@ -17,7 +17,7 @@ def test_map_overlap_reproduces_features(name, kwargs):
     model = convpaint.ConvpaintModel(name, **kwargs)
     reference = model.compute_features(image)
     canon, _ = model._prepare(image, None)
-    plane = canon[0, 0]  # (C, Y, X), normalised
+    plane = model._units(canon)[0].data  # (C, Y, X), normalised
     pipeline = model.pipeline
     chunk = round_up(48, pipeline.align)
     assert pipeline.halo <= 36 and chunk == 48

@@ -5,6 +5,7 @@ Data path: image -> :mod:`~convpaint.axes` / :mod:`~convpaint.normalize` ->
 -> :mod:`~convpaint.classifier` -> labels.
 """
 
+from .cancel import Cancelled
 from .extractor import FeatureExtractor
 from .hookspecs import hookimpl, hookspec
 from .registry import (
@@ -18,6 +19,7 @@ from .registry import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Cancelled",
     "ConvpaintModel",
     "ExtractorConflictError",
     "ExtractorNotFoundError",

@@ -9,7 +9,7 @@ The data path, module by module: :mod:`~convpaint.axes` (dimensions) ->
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,16 @@ from .axes import (
     resolve_axes,
     to_canonical,
 )
+from .cache import DEFAULT_CACHE_BYTES, FeatureCache, TileFeatures, Unit
+from .cancel import cancel_check
 from .classifier import check_classifier, check_training_labels, default_classifier
 from .combine import ConcatExtractor
 from .extractor import FeatureExtractor
 from .features import FeaturePipeline
 from .normalize import check_finite, check_mode, intensity_range, normalize
 from .parallel import default_workers
-from .prediction import map_features, predict_tiles
+from .prediction import map_features, predict_tiles, tile_jobs
+from .region import parse_region
 from .registry import get_extractor, get_registry
 from .tiling import TileGrid, round_up
 from .training import collect_samples
@@ -66,6 +69,13 @@ class ConvpaintModel:
         Show progress bars (default: only on a terminal).
     workers : int, optional
         Tiles processed in parallel threads (default: CPU count, at most 4).
+    cache_bytes : int, default 1 GiB
+        Budget of the feature cache (:attr:`feature_cache`, least recently used
+        tiles evicted first; 0 disables it).  Training stores the features of the
+        tiles it computes, so training again on the same pixels (recognised by a
+        content hash) with more or fewer scribbles only featurises tiles touched by
+        new scribbles.  Predictions whose features fit the budget store and reuse
+        them too (interactive re-segmentation of a plane or field of view).
     **extractor_options
         Passed to the extractor, e.g. ``weights="random"`` for ``"vgg16"``.
     """
@@ -84,6 +94,7 @@ class ConvpaintModel:
         volumetric: bool = False,
         progress: bool | None = None,
         workers: int | None = None,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
         **extractor_options: Any,
     ) -> None:
         self.extractor = get_extractor(extractor, **extractor_options)
@@ -102,6 +113,7 @@ class ConvpaintModel:
         self.tile_size = tile_size
         self.progress = progress
         self.workers = default_workers() if workers is None else max(1, int(workers))
+        self.feature_cache = FeatureCache(cache_bytes)
         self.classes_: np.ndarray | None = None
         self.n_channels_: int | None = None
         self.n_features_: int | None = None
@@ -142,40 +154,79 @@ class ConvpaintModel:
                 f"image has {n_channels} channel(s) but the model was trained on {self.n_channels_}"
             )
         self.pipeline.full_scale = intensity_range(image.dtype)
-        return normalize(canon, self.normalize), layout
+        return canon, layout
 
-    def _plane_groups(self, canon: np.ndarray) -> Iterator[tuple[tuple, np.ndarray]]:
-        """Yield (index into (T, Z), data) for each unit of featurisation."""
-        for t in range(canon.shape[0]):
-            if self.volumetric:
-                yield (t, slice(None)), np.moveaxis(canon[t], 1, 0)  # (C, Z, Y, X)
+    def _units(
+        self, canon: np.ndarray, t: slice = slice(None), z: slice = slice(None)
+    ) -> list[Unit]:
+        """Normalised units of featurisation (planes, or volumes) of ``canon[t, z]``."""
+        t0, z0 = t.indices(canon.shape[0])[0], z.indices(canon.shape[1])[0]
+        norm = normalize(canon, self.normalize, t, z)
+        units = []
+        for i in range(norm.shape[0]):
+            if self.volumetric:  # (C, Z, Y, X)
+                units.append(Unit((t0 + i, slice(None)), np.moveaxis(norm[i], 1, 0), norm[i]))
             else:
-                for z in range(canon.shape[1]):
-                    yield (t, z), canon[t, z]  # (C, Y, X)
+                units.extend(
+                    Unit((t0 + i, z0 + j), norm[i, j], norm[i, j]) for j in range(norm.shape[1])
+                )
+        return units
+
+    def _tile_features(self, grid: TileGrid, store: bool = True) -> TileFeatures:
+        config = repr(
+            (
+                self._metadata_extractor(),
+                self.scalings,
+                self.normalize,
+                self.volumetric,
+                self.pipeline.full_scale,
+            )
+        )
+        return TileFeatures(self.pipeline, grid, self.feature_cache, config, store)
 
     # -- training ------------------------------------------------------------------------
-    def train(self, image: Any, annotations: Any, axes: str | None = None) -> ConvpaintModel:
-        """Fit the classifier on the annotated pixels (0 = unlabelled) of one or more images."""
+    def train(
+        self,
+        image: Any,
+        annotations: Any,
+        axes: str | None = None,
+        *,
+        cancel: Any = None,
+    ) -> ConvpaintModel:
+        """Fit the classifier on the annotated pixels (0 = unlabelled) of one or more images.
+
+        Features of annotated tiles come from :attr:`feature_cache` when the same
+        pixels were featurised before.  ``cancel`` (a ``threading.Event`` or a
+        callable) stops the call with :class:`convpaint.Cancelled`, leaving the
+        model as it was.
+        """
+        check = cancel_check(cancel)
         images = image if isinstance(image, (list, tuple)) else [image]
         labels = annotations if isinstance(annotations, (list, tuple)) else [annotations]
         if len(images) != len(labels):
             raise ValueError(f"got {len(images)} images but {len(labels)} annotation arrays")
+        saved = self.n_channels_, self.axes_
         self.n_channels_ = None
         self.axes_ = None
-        xs, ys = [], []
-        for img, ann in zip(images, labels, strict=True):
-            x, y = self._training_samples(img, ann, axes)
-            xs.append(x)
-            ys.append(y)
-        y = np.concatenate(ys)
-        classes = check_training_labels(y)
-        x = np.concatenate(xs, axis=0)
+        try:
+            xs, ys = [], []
+            for img, ann in zip(images, labels, strict=True):
+                x, y = self._training_samples(img, ann, axes, check)
+                xs.append(x)
+                ys.append(y)
+            y = np.concatenate(ys)
+            classes = check_training_labels(y)
+            x = np.concatenate(xs, axis=0)
+            check()
+        except BaseException:
+            self.n_channels_, self.axes_ = saved
+            raise
         self.classifier.fit(x, y)
         self.classes_ = classes
         self.n_features_ = x.shape[1]
         return self
 
-    def _training_samples(self, image: Any, annotations: Any, axes: str | None):
+    def _training_samples(self, image: Any, annotations: Any, axes: str | None, check):
         canon, layout = self._prepare(image, axes)
         self.n_channels_ = canon.shape[2]
         self.axes_ = layout.axes
@@ -196,42 +247,64 @@ class ConvpaintModel:
             raise ValueError("annotations must be >= 0 (0 = unlabelled)")
         ann = ann.astype(np.int64, copy=False)
         grid = TileGrid(canon.shape[-2:], self._tile(training=True), self.pipeline.halo)
-        units = list(self._plane_groups(canon))
-        return collect_samples(self.pipeline, units, ann, grid, self.workers, self.progress)
+        t, z = np.nonzero((ann > 0).any(axis=(2, 3)))
+        if t.size == 0:
+            raise ValueError("annotations are empty: draw at least one scribble (labels > 0)")
+        zsel = slice(None) if self.volumetric else slice(z.min(), z.max() + 1)
+        units = self._units(canon, slice(t.min(), t.max() + 1), zsel)
+        features = self._tile_features(grid)
+        return collect_samples(features, units, ann, grid, self.workers, self.progress, check)
 
     # -- prediction ----------------------------------------------------------------------
     def _check_trained(self) -> None:
         if self.classes_ is None:
             raise RuntimeError("the model is not trained: call train() or load_model() first")
 
-    def _predict_tiles(self, image: Any, axes: str | None, want_proba: bool):
+    def _predict(self, image, axes, want_proba, region, cancel, callback):
         self._check_trained()
+        check = cancel_check(cancel)
         canon, layout = self._prepare(image, axes)
-        grid = TileGrid(canon.shape[-2:], self._tile(training=False), self.pipeline.halo)
-        spatial = canon.shape[:2] + canon.shape[3:]
+        reg = parse_region(region, layout, canon.shape[:2] + canon.shape[3:])
+        units = self._units(canon, reg.t, slice(None) if self.volumetric else reg.z)
+        features = self._prediction_features(canon.shape[-2:], units, reg)
+        jobs = tile_jobs(units, features.grid, reg)
+        n_classes = len(self.classes_)
         if want_proba:
-            out = np.zeros((len(self.classes_), *spatial), dtype=np.float32)
+            out = np.zeros((n_classes, *reg.shape), dtype=np.float32)
 
             def write(where, proba):
                 out[(slice(None), *where)] = proba
         else:
-            out = np.zeros(spatial, dtype=_label_dtype(self.classes_))
+            out = np.zeros(reg.shape, dtype=_label_dtype(self.classes_))
 
             def write(where, proba):
                 out[where] = self.classes_[np.argmax(proba, axis=0)]
 
-        units = list(self._plane_groups(canon))
         predict_tiles(
-            self.pipeline,
+            features,
             self.classifier,
-            units,
-            grid,
+            jobs,
             write,
             self._check_features,
-            self._workers_for(grid),
+            self._workers_for(features.grid),
             self.progress,
+            check,
+            callback,
         )
-        return out, layout
+        lead = 1 if want_proba else 0
+        return reg.squeeze(from_canonical_spatial(out, layout, leading=lead), leading=lead)
+
+    def _prediction_features(self, shape, units: list[Unit], reg) -> TileFeatures:
+        """Cache-backed features on the training grid when the region's features fit the
+        cache, else large tiles (fewer halo pixels) without caching."""
+        train_grid = TileGrid(shape, self._tile(training=True), self.pipeline.halo)
+        n_tiles = len(train_grid.within(reg.rows, reg.cols)) * len(units)
+        depth = units[0].data.shape[1] if units[0].data.ndim == 4 else 1
+        est = 4 * self.n_features_ * n_tiles * depth * train_grid.tile**2
+        if self.feature_cache.max_bytes and est <= self.feature_cache.max_bytes:
+            return self._tile_features(train_grid, store=True)
+        grid = TileGrid(shape, self._tile(training=False), self.pipeline.halo)
+        return self._tile_features(grid, store=False)
 
     def _workers_for(self, grid: TileGrid) -> int:
         """Parallel tiles, fewer when one tile's features are large (e.g. 1024-feature ViTs)."""
@@ -247,22 +320,55 @@ class ConvpaintModel:
                 f"{self.n_features_} (different extractor options, scalings or channel count?)"
             )
 
-    def predict_proba(self, image: Any, axes: str | None = None) -> np.ndarray:
-        """Class probabilities, shape (n_classes, *spatial shape of image)."""
-        proba, layout = self._predict_tiles(image, axes, want_proba=True)
-        return from_canonical_spatial(proba, layout, leading=1)
+    def predict_proba(
+        self,
+        image: Any,
+        axes: str | None = None,
+        *,
+        region: Any = None,
+        cancel: Any = None,
+        callback: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        """Class probabilities, shape (n_classes, *spatial shape of image).
 
-    def segment(self, image: Any, axes: str | None = None) -> np.ndarray:
-        """Label image with the image's spatial shape and the annotation's class values."""
-        labels, layout = self._predict_tiles(image, axes, want_proba=False)
-        return from_canonical_spatial(labels, layout)
+        ``region``, ``cancel`` and ``callback`` as in :meth:`segment`; the result
+        equals ``predict_proba(image)[(slice(None), *region)]``.
+        """
+        return self._predict(image, axes, True, region, cancel, callback)
+
+    def segment(
+        self,
+        image: Any,
+        axes: str | None = None,
+        *,
+        region: Any = None,
+        cancel: Any = None,
+        callback: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        """Label image with the image's spatial shape and the annotation's class values.
+
+        Parameters
+        ----------
+        region : tuple of int and slice, optional
+            Part of the image to predict, indexing its spatial axes (channel axis
+            left out) like NumPy: ``segment(img, region=R) == segment(img)[R]``.
+            E.g. ``(5,)`` is plane 5 of a ZYX stack, ``(slice(0, 512), slice(256, 768))``
+            a field of view.  Only the tiles it touches are featurised.
+        cancel : threading.Event or callable, optional
+            Checked between tiles; once set the call raises :class:`convpaint.Cancelled`
+            and returns nothing.
+        callback : callable, optional
+            ``callback(done, total)`` after each tile, in the calling thread.
+        """
+        return self._predict(image, axes, False, region, cancel, callback)
 
     def compute_features(self, image: Any, axes: str | None = None) -> np.ndarray:
         """All features, shape (n_features, *spatial shape); for inspection and benchmarks."""
         canon, layout = self._prepare(image, axes)
         grid = TileGrid(canon.shape[-2:], self._tile(training=False), self.pipeline.halo)
+        features = self._tile_features(grid, store=False)
         out = None
-        for where, feats in map_features(self.pipeline, list(self._plane_groups(canon)), grid):
+        for where, feats in map_features(features, self._units(canon), grid):
             if out is None:
                 spatial = canon.shape[:2] + canon.shape[3:]
                 out = np.zeros((feats.shape[0], *spatial), np.float32)
@@ -277,7 +383,7 @@ class ConvpaintModel:
         self._check_trained()
         return save_model(path, self._metadata(), self.classifier)
 
-    def _metadata(self) -> dict[str, Any]:
+    def _metadata_extractor(self) -> dict[str, Any]:
         parts = (
             self.extractor.parts
             if isinstance(self.extractor, ConcatExtractor)
@@ -291,12 +397,15 @@ class ConvpaintModel:
             except Exception:
                 packages[part.name] = ""
         return {
+            "names": [p.name for p in parts],
+            "options": {p.name: p.get_options() for p in parts},
+            "packages": packages,
+        }
+
+    def _metadata(self) -> dict[str, Any]:
+        return {
             "convpaint_version": __version__,
-            "extractor": {
-                "names": [p.name for p in parts],
-                "options": {p.name: p.get_options() for p in parts},
-                "packages": packages,
-            },
+            "extractor": self._metadata_extractor(),
             "scalings": list(self.scalings) if self.scalings else None,
             "normalize": self.normalize,
             "volumetric": self.volumetric,

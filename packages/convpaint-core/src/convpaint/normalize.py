@@ -36,15 +36,27 @@ def intensity_range(dtype: np.dtype) -> float:
     return 1.0
 
 
-def normalize(image: np.ndarray, mode: str) -> np.ndarray:
-    """Return a float32 (T, Z, C, Y, X) copy normalised according to ``mode``."""
+def normalize(
+    image: np.ndarray, mode: str, t: slice = slice(None), z: slice = slice(None)
+) -> np.ndarray:
+    """Return a float32 copy of ``image[t, z]`` ((T, Z, C, Y, X)) normalised by ``mode``.
+
+    ``"stack"`` statistics always come from the whole image, so a selection is
+    normalised exactly as it is within the whole.
+    """
     check_mode(mode)
-    out = image.astype(np.float32, copy=True)
+    out = image[t, z].astype(np.float32, copy=True)
     if mode == "none":
         return out
-    axes = (3, 4) if mode == "image" else (0, 1, 3, 4)
-    mean = out.mean(axis=axes, keepdims=True, dtype=np.float64)
-    std = out.std(axis=axes, keepdims=True, dtype=np.float64)
+    if mode == "image":
+        mean = out.mean(axis=(3, 4), keepdims=True, dtype=np.float64)
+        std = out.std(axis=(3, 4), keepdims=True, dtype=np.float64)
+    else:
+        stats = image if image.dtype == np.float32 else out
+        if stats is out and out.shape != image.shape:
+            stats = image.astype(np.float32)
+        mean = stats.mean(axis=(0, 1, 3, 4), keepdims=True, dtype=np.float64)
+        std = stats.std(axis=(0, 1, 3, 4), keepdims=True, dtype=np.float64)
     std[std == 0] = 1.0
     out -= mean.astype(np.float32)
     out /= std.astype(np.float32)

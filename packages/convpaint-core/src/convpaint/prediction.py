@@ -7,59 +7,75 @@ from typing import Any
 
 import numpy as np
 
+from .cache import TileFeatures, Unit
 from .classifier import predict_proba_in_chunks
-from .features import FeaturePipeline
 from .parallel import ordered_map
 from .progress import progress_bar
-from .tiling import TileGrid
+from .region import Region
+from .tiling import Tile, TileGrid
+
+
+def tile_jobs(units: list[Unit], grid: TileGrid, region: Region) -> list[tuple]:
+    """(unit, tile, crop within the tile, index into the region's output) for every tile needed."""
+    jobs = []
+    rows, cols = region.rows, region.cols
+    for unit in units:
+        t, z = unit.index
+        out_tz = (t - region.t.start, slice(None) if isinstance(z, slice) else z - region.z.start)
+        for tile in grid.within(rows, cols):
+            (ty, tx) = tile.inner
+            y0, y1 = max(ty.start, rows.start), min(ty.stop, rows.stop)
+            x0, x1 = max(tx.start, cols.start), min(tx.stop, cols.stop)
+            crop = (slice(y0 - ty.start, y1 - ty.start), slice(x0 - tx.start, x1 - tx.start))
+            if isinstance(z, slice):  # a volume: keep the region's planes
+                crop = (region.z, *crop)
+            where = (
+                *out_tz,
+                slice(y0 - rows.start, y1 - rows.start),
+                slice(x0 - cols.start, x1 - cols.start),
+            )
+            jobs.append((unit, tile, crop, where))
+    return jobs
 
 
 def predict_tiles(
-    pipeline: FeaturePipeline,
+    features: TileFeatures,
     classifier: Any,
-    units: list[tuple[tuple, np.ndarray]],
-    grid: TileGrid,
+    jobs: list[tuple[Unit, Tile, tuple, tuple]],
     write: Callable[[tuple, np.ndarray], None],
     check_features: Callable[[int], None],
     workers: int = 1,
     progress: bool | None = None,
+    check: Callable[[], None] = lambda: None,
+    callback: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Call ``write(where, proba)`` for every tile; ``proba`` is (n_classes, *tile shape)."""
-    jobs = _jobs(units, grid)
+    """Call ``write(where, proba)`` for every job; ``proba`` is (n_classes, *cropped tile shape)."""
 
     def classify(job):
-        index, padded, tile = job
-        feats = pipeline.block_features(padded[(Ellipsis, *tile.block)])
+        check()
+        unit, tile, crop, where = job
+        feats = features(unit, tile)
         check_features(feats.shape[0])
+        feats = feats[(Ellipsis, *crop)]
         flat = feats.reshape(feats.shape[0], -1).T
         proba = predict_proba_in_chunks(classifier, flat)
-        return (*index, *tile.inner), proba.T.reshape(-1, *feats.shape[1:])
+        return where, proba.T.reshape(-1, *feats.shape[1:])
 
-    with progress_bar(len(units) * len(grid), "segmenting", progress) as bar:
-        for where, proba in ordered_map(classify, jobs, workers):
+    with progress_bar(len(jobs), "segmenting", progress) as bar:
+        for done, (where, proba) in enumerate(ordered_map(classify, jobs, workers), 1):
+            check()
             write(where, proba)
             bar.update(1)
+            if callback is not None:
+                callback(done, len(jobs))
 
 
-def map_features(
-    pipeline: FeaturePipeline,
-    units: list[tuple[tuple, np.ndarray]],
-    grid: TileGrid,
-    workers: int = 1,
-):
+def map_features(features: TileFeatures, units: list[Unit], grid: TileGrid, workers: int = 1):
     """Yield (where, features) for every tile (inspection and benchmarks)."""
-    jobs = _jobs(units, grid)
+    jobs = [(unit, tile) for unit in units for tile in grid]
 
     def featurise(job):
-        index, padded, tile = job
-        return (*index, *tile.inner), pipeline.block_features(padded[(Ellipsis, *tile.block)])
+        unit, tile = job
+        return (*unit.index, *tile.inner), features.compute(unit, tile)
 
     yield from ordered_map(featurise, jobs, workers)
-
-
-def _jobs(units: list[tuple[tuple, np.ndarray]], grid: TileGrid):
-    """(index, padded unit, tile) triples, padding one unit at a time."""
-    for index, data in units:
-        padded = grid.pad(data)
-        for tile in grid:
-            yield index, padded, tile

@@ -43,6 +43,27 @@ class TileGrid:
         width = [(0, 0)] * (plane.ndim - 2) + [(self.halo, self.halo)] * 2
         return np.pad(plane, width, mode="symmetric") if self.halo else plane
 
+    def block(self, plane: np.ndarray, tile: Tile) -> np.ndarray:
+        """``self.pad(plane)[..., *tile.block]`` without padding the whole plane."""
+        rows = _symmetric(
+            tile.block[0].start - self.halo, tile.block[0].stop - self.halo, plane.shape[-2]
+        )
+        cols = _symmetric(
+            tile.block[1].start - self.halo, tile.block[1].stop - self.halo, plane.shape[-1]
+        )
+        return np.take(np.take(plane, rows, axis=-2), cols, axis=-1)
+
+    def within(self, rows: slice, cols: slice) -> list[Tile]:
+        """Tiles whose inner region overlaps the rectangle ``rows`` x ``cols``."""
+        return [
+            tile
+            for tile in self
+            if tile.inner[0].start < rows.stop
+            and rows.start < tile.inner[0].stop
+            and tile.inner[1].start < cols.stop
+            and cols.start < tile.inner[1].stop
+        ]
+
     def __iter__(self) -> Iterator[Tile]:
         (ny, nx), t, h = self.shape, self.tile, self.halo
         for y0 in range(0, ny, t):
@@ -60,3 +81,9 @@ class TileGrid:
     def touching(self, mask: np.ndarray) -> list[Tile]:
         """Tiles whose inner region contains a True pixel of ``mask`` (Y, X)."""
         return [tile for tile in self if mask[tile.inner].any()]
+
+
+def _symmetric(start: int, stop: int, n: int) -> np.ndarray:
+    """Indices ``start:stop`` into an axis of length ``n``, reflected like ``np.pad(mode="symmetric")``."""
+    idx = np.arange(start, stop) % (2 * n)
+    return np.where(idx < n, idx, 2 * n - 1 - idx)

@@ -2,39 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from .features import FeaturePipeline
+from .cache import TileFeatures, Unit
 from .parallel import ordered_map
 from .progress import progress_bar
 from .tiling import TileGrid
 
 
 def collect_samples(
-    pipeline: FeaturePipeline,
-    units: list[tuple[tuple, np.ndarray]],
+    features: TileFeatures,
+    units: list[Unit],
     annotations: np.ndarray,
     grid: TileGrid,
     workers: int = 1,
     progress: bool | None = None,
+    check: Callable[[], None] = lambda: None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(n_samples, n_features) features and labels of every annotated pixel.
 
-    ``units`` are (index, data) pairs from the model (one per plane or volume),
-    ``annotations`` is (T, Z, Y, X).  Samples are ordered by pixel position, so
-    the result does not depend on the tiling.
+    ``units`` come from the model (one per plane or volume), ``annotations`` is
+    (T, Z, Y, X).  Samples are ordered by pixel position, so the result does
+    not depend on the tiling nor on which tiles came from the cache.
     """
     jobs = []
-    for n, (index, data) in enumerate(units):
-        ann = annotations[index]
+    for n, unit in enumerate(units):
+        ann = annotations[unit.index]
         mask = ann > 0 if ann.ndim == 2 else (ann > 0).any(axis=0)
         if mask.any():
-            padded = grid.pad(data)
-            jobs.extend((n, padded, ann, tile) for tile in grid.touching(mask))
+            jobs.extend((n, unit, ann, tile) for tile in grid.touching(mask))
 
     def featurise(job):
-        n, padded, ann, tile = job
-        feats = pipeline.block_features(padded[(Ellipsis, *tile.block)])
+        check()
+        n, unit, ann, tile = job
+        feats = features(unit, tile)
         lab = ann[(Ellipsis, *tile.inner)]
         sel = lab > 0
         pos = np.indices(lab.shape)[:, sel]
@@ -46,6 +49,7 @@ def collect_samples(
     xs, ys, keys = [], [], []
     with progress_bar(len(jobs), "features (training)", progress) as bar:
         for x, y, key in ordered_map(featurise, jobs, workers):
+            check()
             xs.append(x)
             ys.append(y)
             keys.append(key)

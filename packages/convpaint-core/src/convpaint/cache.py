@@ -1,0 +1,126 @@
+"""A byte-bounded LRU cache of tile features, so that retraining re-uses them.
+
+Entries are keyed by the extractor configuration, a content hash of the
+normalised plane (or volume) and the tile's position, never by object
+identity: calling ``train`` again with a new array holding the same pixels
+finds the features computed before.  Features are a deterministic function
+of that key, so a cached tile gives exactly what recomputing it would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+DEFAULT_CACHE_BYTES = 1024 * 2**20
+
+
+class FeatureCache:
+    """Least-recently-used store of feature arrays, at most ``max_bytes`` in total.
+
+    ``max_bytes=0`` disables caching.  Thread-safe.  ``hits`` and ``misses``
+    count look-ups; :meth:`clear` empties it.
+    """
+
+    def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        if max_bytes < 0:
+            raise ValueError(f"cache_bytes must be >= 0, got {max_bytes}")
+        self.max_bytes = int(max_bytes)
+        self.nbytes = 0
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Hashable) -> np.ndarray | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return value
+
+    def put(self, key: Hashable, value: np.ndarray) -> None:
+        """Store ``value`` (read-only from now on), evicting the oldest entries to fit."""
+        if value.nbytes > self.max_bytes:
+            return
+        value.flags.writeable = False
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.nbytes -= old.nbytes
+            self._entries[key] = value
+            self.nbytes += value.nbytes
+            while self.nbytes > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self.nbytes -= evicted.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.nbytes = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"FeatureCache({len(self)} tiles, {self.nbytes / 2**20:.1f} of "
+            f"{self.max_bytes / 2**20:.0f} MiB, hits={self.hits}, misses={self.misses})"
+        )
+
+
+@dataclass
+class Unit:
+    """One unit of featurisation: a normalised (C, Y, X) plane or (C, Z, Y, X) volume."""
+
+    index: tuple  # where it lies in the canonical (T, Z) axes
+    data: np.ndarray
+    source: np.ndarray = field(repr=False)  # contiguous array holding the same pixels
+
+    @cached_property
+    def digest(self) -> str:
+        """Content hash of the pixels (computed once, only when a cache needs it)."""
+        src = np.ascontiguousarray(self.source)
+        h = hashlib.blake2b(digest_size=16)
+        h.update(repr((src.dtype.str, src.shape)).encode())
+        h.update(memoryview(src).cast("B"))
+        return h.hexdigest()
+
+
+class TileFeatures:
+    """Features of a tile of a unit: from the cache when there, else computed (and stored).
+
+    ``store=False`` reads the cache but does not fill it (e.g. whole-image
+    predictions larger than the cache).
+    """
+
+    def __init__(self, pipeline, grid, cache: FeatureCache | None, config: str, store: bool = True):
+        self.pipeline = pipeline
+        self.grid = grid
+        self.cache = cache if cache is not None and cache.max_bytes > 0 else None
+        self.config = config
+        self.store = store
+
+    def __call__(self, unit: Unit, tile) -> np.ndarray:
+        if self.cache is None:
+            return self.compute(unit, tile)
+        (ys, xs) = tile.inner
+        key = (self.config, unit.digest, self.grid.tile, self.grid.halo, ys.start, xs.start)
+        feats = self.cache.get(key)
+        if feats is None:
+            feats = self.compute(unit, tile)
+            if self.store:
+                self.cache.put(key, feats)
+        return feats
+
+    def compute(self, unit: Unit, tile) -> np.ndarray:
+        return self.pipeline.block_features(self.grid.block(unit.data, tile))
