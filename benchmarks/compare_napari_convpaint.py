@@ -197,6 +197,7 @@ def child(spec: dict) -> dict:
         "segment_s_all": times,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "miou": float(np.mean(ious)),
+        "loadavg_1min_end": os.getloadavg()[0],
     }
 
 
