@@ -31,6 +31,7 @@ __all__ = [
     "ExtractorNotFoundError",
     "ExtractorSpec",
     "FeatureExtractor",
+    "InsufficientMemoryError",
     "get_extractor",
     "hookimpl",
     "hookspec",
@@ -45,6 +46,10 @@ def __getattr__(name: str):
         from .model import ConvpaintModel
 
         return ConvpaintModel
+    if name == "InsufficientMemoryError":
+        from .memory import InsufficientMemoryError
+
+        return InsufficientMemoryError
     if name == "load_model":
         from .model_file import load_model
 

@@ -34,6 +34,25 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from None
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where /proc allows (thread-safe)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Give a ``mkstemp`` file (mode 0600) the mode a new file would get, then rename it."""
+    os.chmod(tmp, 0o666 & ~current_umask())
+    os.replace(tmp, path)
+
+
 def write_image(path: str | os.PathLike, data: np.ndarray) -> Path:
     """Write ``data`` to ``path`` via a temporary file, so no half-written output remains."""
     path = Path(path)
@@ -58,7 +77,7 @@ def write_image(path: str | os.PathLike, data: np.ndarray) -> Path:
                     f"{path}: PNG holds 2-D integer images; use .tif or .npy for shape {data.shape} {data.dtype}"
                 )
             iio.imwrite(tmp, data, extension=".png")
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

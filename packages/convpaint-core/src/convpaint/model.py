@@ -30,6 +30,7 @@ from .classifier import check_classifier, check_training_labels, default_classif
 from .combine import ConcatExtractor
 from .extractor import FeatureExtractor
 from .features import FeaturePipeline
+from .memory import check_prediction, check_training
 from .normalize import check_finite, check_mode, intensity_range, normalize
 from .parallel import default_workers
 from .prediction import map_features, predict_tiles, tile_jobs
@@ -246,6 +247,7 @@ class ConvpaintModel:
         if (ann < 0).any():
             raise ValueError("annotations must be >= 0 (0 = unlabelled)")
         ann = ann.astype(np.int64, copy=False)
+        check_training(self, canon.shape, ann)  # refuse what cannot fit in memory
         grid = TileGrid(canon.shape[-2:], self._tile(training=True), self.pipeline.halo)
         t, z = np.nonzero((ann > 0).any(axis=(2, 3)))
         if t.size == 0:
@@ -265,6 +267,7 @@ class ConvpaintModel:
         check = cancel_check(cancel)
         canon, layout = self._prepare(image, axes)
         reg = parse_region(region, layout, canon.shape[:2] + canon.shape[3:])
+        check_prediction(self, canon.shape, reg, want_proba)  # refuse what cannot fit
         units = self._units(canon, reg.t, slice(None) if self.volumetric else reg.z)
         features = self._prediction_features(canon.shape[-2:], units, reg)
         jobs = tile_jobs(units, features.grid, reg)

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .io import publish
+
 FORMAT = "convpaint-model"
 VERSION = 1
 _TREE_KINDS = ("RandomForestClassifier", "ExtraTreesClassifier")
@@ -67,7 +69,7 @@ def save_model(path: str | os.PathLike, meta: dict[str, Any], classifier: Any) -
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez_compressed(fh, meta=payload, **arrays)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
