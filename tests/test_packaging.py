@@ -5,13 +5,13 @@ The install from built wheels itself runs in scripts/install_check.sh (CI: scrip
 
 import importlib.util
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 
 import convpaint
 
+tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = sorted(p.parent for p in ROOT.glob("packages/*/pyproject.toml"))
 
