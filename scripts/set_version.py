@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 _VERSION_LINE = re.compile(r'^(version\s*=\s*")([^"]+)(")', re.M)
