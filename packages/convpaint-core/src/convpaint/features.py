@@ -17,7 +17,7 @@ import numpy as np
 from .combine import ConcatExtractor
 from .extractor import FeatureExtractor
 from .normalize import imagenet
-from .pyramid import downscale, upsample
+from .pyramid import downscale, upsample_into
 from .tiling import round_up
 
 
@@ -93,24 +93,35 @@ class FeaturePipeline:
             (0, round_up(nx, self.align) - nx),
         ]
         padded = np.pad(block, extra, mode="symmetric") if any(e[1] for e in extra) else block
-        out = [self._part_features(part, padded) for part in self.parts]
-        feats = np.concatenate(out, axis=0) if len(out) > 1 else out[0]
-        return np.ascontiguousarray(feats[..., h : ny - h, h : nx - h])
+        # coarse maps first, then each upsampled straight into its slot of the output
+        maps = [m for part in self.parts for m in self._part_features(part, padded)]
+        lead = padded.shape[1:-2]
+        out = np.empty(
+            (sum(f.shape[0] for f, _ in maps), *lead, ny - 2 * h, nx - 2 * h), np.float32
+        )
+        start = 0
+        for f, factor in maps:
+            upsample_into(f, factor, (h, h), out[start : start + f.shape[0]])
+            start += f.shape[0]
+        return out
 
-    def _part_features(self, part: Part, block: np.ndarray) -> np.ndarray:
+    def _part_features(self, part: Part, block: np.ndarray) -> list[tuple[np.ndarray, int]]:
         ex = part.extractor
         wanted = int(ex.n_input_channels)
-        feats = []
+        maps = []
         for group in channel_groups(block.shape[0], wanted):
             inp = block[group]
             if ex.rgb and self.normalize == "none" and wanted == 3:
                 inp = imagenet(inp, self.full_scale)
             inp = np.ascontiguousarray(inp, dtype=np.float32)
             for s in part.scalings:
-                feats.append(self._extract_at_scale(ex, inp, s))
-        return np.concatenate(feats, axis=0)
+                maps.append(self._extract_at_scale(ex, inp, s))
+        return maps
 
-    def _extract_at_scale(self, ex: FeatureExtractor, inp: np.ndarray, scale: int) -> np.ndarray:
+    def _extract_at_scale(
+        self, ex: FeatureExtractor, inp: np.ndarray, scale: int
+    ) -> tuple[np.ndarray, int]:
+        """Features at the scale's own resolution and the factor back to pixels."""
         small = downscale(inp, scale)
         if small.ndim == 4:  # (C, Z, H, W): true 3-D features, Z padded by the halo
             zpad = int(ex.padding)
@@ -126,4 +137,4 @@ class FeaturePipeline:
                 f"extractor {ex.name!r} returned features of shape {f.shape} for input "
                 f"{small.shape}; expected (F, ...{expected})"
             )
-        return upsample(f, factor)
+        return f, factor

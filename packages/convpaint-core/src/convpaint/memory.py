@@ -132,7 +132,7 @@ def check_prediction(model: Any, canon_shape: tuple[int, ...], region: Any, prob
     of a canonical (T, Z, C, Y, X) image that cannot fit in memory."""
     _, nz, c, ny, nx = canon_shape
     n_t, n_z = region.shape[0], (nz if model.volumetric else region.shape[1])
-    grid = TileGrid((ny, nx), model._tile(training=False), model.pipeline.halo)
+    grid = model._grid((ny, nx), training=False)
     depth = nz if model.volumetric else 1
     feats, work = _tile_bytes(model, grid, depth)
     n_classes = len(model.classes_)
@@ -167,7 +167,7 @@ def check_training(model: Any, canon_shape: tuple[int, ...], annotations: np.nda
         return  # the caller reports empty annotations
     n_t = int(t_idx.max() - t_idx.min() + 1)
     n_z = nz if model.volumetric else int(z_idx.max() - z_idx.min() + 1)
-    grid = TileGrid((ny, nx), model._tile(training=True), model.pipeline.halo)
+    grid = model._grid((ny, nx), training=True)
     depth = nz if model.volumetric else 1
     feats, work = _tile_bytes(model, grid, depth)
     if model.volumetric:  # tiles touched by scribbles, per volume or per plane

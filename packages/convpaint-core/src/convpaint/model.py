@@ -41,6 +41,7 @@ from .training import collect_samples
 
 TRAIN_TILE = 256
 MAX_TILE = 2048
+COARSE_TO_FINE = 4
 TILE_BYTES = 64 * 2**20  # smaller tiles measured faster (cache, parallel tiles)
 PARALLEL_BYTES = 2**30  # features of all tiles in flight
 
@@ -77,6 +78,10 @@ class ConvpaintModel:
         content hash) with more or fewer scribbles only featurises tiles touched by
         new scribbles.  Predictions whose features fit the budget store and reuse
         them too (interactive re-segmentation of a plane or field of view).
+    coarse_to_fine : int, default 4
+        Prediction classifies every ``coarse_to_fine``-th pixel (in Y and X) first and
+        then only the pixels whose neighbourhood is not unanimous and confident
+        (:mod:`convpaint.refine`); 1 classifies every pixel.
     **extractor_options
         Passed to the extractor, e.g. ``weights="random"`` for ``"vgg16"``.
     """
@@ -96,6 +101,7 @@ class ConvpaintModel:
         progress: bool | None = None,
         workers: int | None = None,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        coarse_to_fine: int = COARSE_TO_FINE,
         **extractor_options: Any,
     ) -> None:
         self.extractor = get_extractor(extractor, **extractor_options)
@@ -115,6 +121,9 @@ class ConvpaintModel:
         self.progress = progress
         self.workers = default_workers() if workers is None else max(1, int(workers))
         self.feature_cache = FeatureCache(cache_bytes)
+        if int(coarse_to_fine) != coarse_to_fine or coarse_to_fine < 1:
+            raise ValueError(f"coarse_to_fine must be a positive integer, got {coarse_to_fine!r}")
+        self.coarse_to_fine = int(coarse_to_fine)
         self.classes_: np.ndarray | None = None
         self.n_channels_: int | None = None
         self.n_features_: int | None = None
@@ -135,6 +144,12 @@ class ConvpaintModel:
         if size < 1:
             raise ValueError(f"tile_size must be positive, got {size}")
         return round_up(size, self.pipeline.align)
+
+    def _grid(self, shape: tuple[int, int], training: bool) -> TileGrid:
+        """Tiles whose features reach ``coarse_to_fine`` pixels beyond them (see refine)."""
+        stride = self.coarse_to_fine
+        margin = round_up(stride, self.pipeline.align) if stride > 1 else 0
+        return TileGrid(shape, self._tile(training), self.pipeline.halo + margin)
 
     # -- input checks --------------------------------------------------------------------
     def _prepare(self, image: Any, axes: str | None) -> tuple[np.ndarray, Layout]:
@@ -248,7 +263,7 @@ class ConvpaintModel:
             raise ValueError("annotations must be >= 0 (0 = unlabelled)")
         ann = ann.astype(np.int64, copy=False)
         check_training(self, canon.shape, ann)  # refuse what cannot fit in memory
-        grid = TileGrid(canon.shape[-2:], self._tile(training=True), self.pipeline.halo)
+        grid = self._grid(canon.shape[-2:], training=True)
         t, z = np.nonzero((ann > 0).any(axis=(2, 3)))
         if t.size == 0:
             raise ValueError("annotations are empty: draw at least one scribble (labels > 0)")
@@ -293,6 +308,7 @@ class ConvpaintModel:
             self.progress,
             check,
             callback,
+            self.coarse_to_fine,
         )
         lead = 1 if want_proba else 0
         return reg.squeeze(from_canonical_spatial(out, layout, leading=lead), leading=lead)
@@ -300,14 +316,13 @@ class ConvpaintModel:
     def _prediction_features(self, shape, units: list[Unit], reg) -> TileFeatures:
         """Cache-backed features on the training grid when the region's features fit the
         cache, else large tiles (fewer halo pixels) without caching."""
-        train_grid = TileGrid(shape, self._tile(training=True), self.pipeline.halo)
+        train_grid = self._grid(shape, training=True)
         n_tiles = len(train_grid.within(reg.rows, reg.cols)) * len(units)
         depth = units[0].data.shape[1] if units[0].data.ndim == 4 else 1
         est = 4 * self.n_features_ * n_tiles * depth * train_grid.tile**2
         if self.feature_cache.max_bytes and est <= self.feature_cache.max_bytes:
             return self._tile_features(train_grid, store=True)
-        grid = TileGrid(shape, self._tile(training=False), self.pipeline.halo)
-        return self._tile_features(grid, store=False)
+        return self._tile_features(self._grid(shape, training=False), store=False)
 
     def _workers_for(self, grid: TileGrid) -> int:
         """Parallel tiles, fewer when one tile's features are large (e.g. 1024-feature ViTs)."""
@@ -413,6 +428,7 @@ class ConvpaintModel:
             "normalize": self.normalize,
             "volumetric": self.volumetric,
             "tile_size": self.tile_size,
+            "coarse_to_fine": self.coarse_to_fine,
             "n_channels": self.n_channels_,
             "axes": self.axes_,
             "n_features": self.n_features_,

@@ -194,6 +194,9 @@ def load_model(path: str | os.PathLike) -> Any:
             raise TypeError("extractor names")
         classes = np.asarray(meta["classes"])
         scalings = meta.get("scalings")
+        stride = meta.get("coarse_to_fine", 1)  # files before 0.2: every pixel
+        if type(stride) is not int or stride < 1:
+            raise TypeError(f"coarse_to_fine must be a positive integer, got {stride!r}")
     except (KeyError, TypeError) as exc:
         raise ModelFileError(f"{path}: corrupt metadata ({exc})") from None
     try:
@@ -206,6 +209,7 @@ def load_model(path: str | os.PathLike) -> Any:
             classifier=clf,
             volumetric=bool(meta.get("volumetric", False)),
             tile_size=meta.get("tile_size"),
+            coarse_to_fine=stride,
             **kwargs,
         )
     except ExtractorNotFoundError:
