@@ -36,7 +36,7 @@ from .parallel import default_workers
 from .prediction import map_features, predict_tiles, tile_jobs
 from .region import parse_region
 from .registry import get_extractor, get_registry
-from .tiling import TileGrid, round_up
+from .tiling import TileGrid, check_positive, round_up
 from .training import collect_samples
 
 TRAIN_TILE = 256
@@ -117,9 +117,9 @@ class ConvpaintModel:
         self.volumetric = bool(volumetric)
         if self.volumetric and not self.pipeline.supports_volume:
             raise ValueError(f"extractor {self.extractor.name!r} has no 3-D (volumetric) mode")
-        self.tile_size = tile_size
+        self.tile_size = check_positive("tile_size", tile_size, optional=True)
         self.progress = progress
-        self.workers = default_workers() if workers is None else max(1, int(workers))
+        self.workers = default_workers() if workers is None else check_positive("workers", workers)
         self.feature_cache = FeatureCache(cache_bytes)
         if int(coarse_to_fine) != coarse_to_fine or coarse_to_fine < 1:
             raise ValueError(f"coarse_to_fine must be a positive integer, got {coarse_to_fine!r}")

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .archive import ArchiveError, read_npz
-from .io import publish
+from .io import publish, temp_beside
 
 FORMAT = "convpaint-model"
 VERSION = 1
@@ -64,8 +63,7 @@ def save_model(path: str | os.PathLike, meta: dict[str, Any], classifier: Any) -
     clf_meta, arrays = _forest_arrays(classifier)
     doc = {"format": FORMAT, "version": VERSION, **meta, "classifier": clf_meta}
     payload = np.frombuffer(json.dumps(doc).encode("utf-8"), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_beside(path, ".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez_compressed(fh, meta=payload, **arrays)
