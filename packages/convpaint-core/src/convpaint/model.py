@@ -30,12 +30,13 @@ from .classifier import check_classifier, check_training_labels, default_classif
 from .combine import ConcatExtractor
 from .extractor import FeatureExtractor
 from .features import FeaturePipeline
+from .memory import check_prediction, check_training
 from .normalize import check_finite, check_mode, intensity_range, normalize
 from .parallel import default_workers
 from .prediction import map_features, predict_tiles, tile_jobs
 from .region import parse_region
 from .registry import get_extractor, get_registry
-from .tiling import TileGrid, round_up
+from .tiling import TileGrid, check_positive, round_up
 from .training import collect_samples
 
 TRAIN_TILE = 256
@@ -116,9 +117,9 @@ class ConvpaintModel:
         self.volumetric = bool(volumetric)
         if self.volumetric and not self.pipeline.supports_volume:
             raise ValueError(f"extractor {self.extractor.name!r} has no 3-D (volumetric) mode")
-        self.tile_size = tile_size
+        self.tile_size = check_positive("tile_size", tile_size, optional=True)
         self.progress = progress
-        self.workers = default_workers() if workers is None else max(1, int(workers))
+        self.workers = default_workers() if workers is None else check_positive("workers", workers)
         self.feature_cache = FeatureCache(cache_bytes)
         if int(coarse_to_fine) != coarse_to_fine or coarse_to_fine < 1:
             raise ValueError(f"coarse_to_fine must be a positive integer, got {coarse_to_fine!r}")
@@ -261,6 +262,7 @@ class ConvpaintModel:
         if (ann < 0).any():
             raise ValueError("annotations must be >= 0 (0 = unlabelled)")
         ann = ann.astype(np.int64, copy=False)
+        check_training(self, canon.shape, ann)  # refuse what cannot fit in memory
         grid = self._grid(canon.shape[-2:], training=True)
         t, z = np.nonzero((ann > 0).any(axis=(2, 3)))
         if t.size == 0:
@@ -280,6 +282,7 @@ class ConvpaintModel:
         check = cancel_check(cancel)
         canon, layout = self._prepare(image, axes)
         reg = parse_region(region, layout, canon.shape[:2] + canon.shape[3:])
+        check_prediction(self, canon.shape, reg, want_proba)  # refuse what cannot fit
         units = self._units(canon, reg.t, slice(None) if self.volumetric else reg.z)
         features = self._prediction_features(canon.shape[-2:], units, reg)
         jobs = tile_jobs(units, features.grid, reg)
