@@ -169,7 +169,6 @@ class ConvpaintModel:
             raise ValueError(
                 f"image has {n_channels} channel(s) but the model was trained on {self.n_channels_}"
             )
-        self.pipeline.full_scale = intensity_range(image.dtype)
         return canon, layout
 
     def _units(
@@ -188,17 +187,20 @@ class ConvpaintModel:
                 )
         return units
 
-    def _tile_features(self, grid: TileGrid, store: bool = True) -> TileFeatures:
+    def _tile_features(self, grid: TileGrid, dtype: np.dtype, store: bool = True) -> TileFeatures:
+        """Features of tiles of ``grid`` for an input of ``dtype`` (its range feeds the
+        ImageNet path; passed along per call, so threads never share it)."""
+        full_scale = intensity_range(dtype)
         config = repr(
             (
                 self._metadata_extractor(),
                 self.scalings,
                 self.normalize,
                 self.volumetric,
-                self.pipeline.full_scale,
+                full_scale,
             )
         )
-        return TileFeatures(self.pipeline, grid, self.feature_cache, config, store)
+        return TileFeatures(self.pipeline, grid, self.feature_cache, config, store, full_scale)
 
     # -- training ------------------------------------------------------------------------
     def train(
@@ -269,7 +271,7 @@ class ConvpaintModel:
             raise ValueError("annotations are empty: draw at least one scribble (labels > 0)")
         zsel = slice(None) if self.volumetric else slice(z.min(), z.max() + 1)
         units = self._units(canon, slice(t.min(), t.max() + 1), zsel)
-        features = self._tile_features(grid)
+        features = self._tile_features(grid, canon.dtype)
         return collect_samples(features, units, ann, grid, self.workers, self.progress, check)
 
     # -- prediction ----------------------------------------------------------------------
@@ -280,11 +282,13 @@ class ConvpaintModel:
     def _predict(self, image, axes, want_proba, region, cancel, callback):
         self._check_trained()
         check = cancel_check(cancel)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable as callback(done, total), got {callback!r}")
         canon, layout = self._prepare(image, axes)
         reg = parse_region(region, layout, canon.shape[:2] + canon.shape[3:])
         check_prediction(self, canon.shape, reg, want_proba)  # refuse what cannot fit
         units = self._units(canon, reg.t, slice(None) if self.volumetric else reg.z)
-        features = self._prediction_features(canon.shape[-2:], units, reg)
+        features = self._prediction_features(canon.shape[-2:], canon.dtype, units, reg)
         jobs = tile_jobs(units, features.grid, reg)
         n_classes = len(self.classes_)
         if want_proba:
@@ -313,7 +317,7 @@ class ConvpaintModel:
         lead = 1 if want_proba else 0
         return reg.squeeze(from_canonical_spatial(out, layout, leading=lead), leading=lead)
 
-    def _prediction_features(self, shape, units: list[Unit], reg) -> TileFeatures:
+    def _prediction_features(self, shape, dtype, units: list[Unit], reg) -> TileFeatures:
         """Cache-backed features on the training grid when the region's features fit the
         cache, else large tiles (fewer halo pixels) without caching."""
         train_grid = self._grid(shape, training=True)
@@ -321,8 +325,8 @@ class ConvpaintModel:
         depth = units[0].data.shape[1] if units[0].data.ndim == 4 else 1
         est = 4 * self.n_features_ * n_tiles * depth * train_grid.tile**2
         if self.feature_cache.max_bytes and est <= self.feature_cache.max_bytes:
-            return self._tile_features(train_grid, store=True)
-        return self._tile_features(self._grid(shape, training=False), store=False)
+            return self._tile_features(train_grid, dtype, store=True)
+        return self._tile_features(self._grid(shape, training=False), dtype, store=False)
 
     def _workers_for(self, grid: TileGrid) -> int:
         """Parallel tiles, fewer when one tile's features are large (e.g. 1024-feature ViTs)."""
@@ -384,7 +388,7 @@ class ConvpaintModel:
         """All features, shape (n_features, *spatial shape); for inspection and benchmarks."""
         canon, layout = self._prepare(image, axes)
         grid = TileGrid(canon.shape[-2:], self._tile(training=False), self.pipeline.halo)
-        features = self._tile_features(grid, store=False)
+        features = self._tile_features(grid, canon.dtype, store=False)
         out = None
         for where, feats in map_features(features, self._units(canon), grid):
             if out is None:
