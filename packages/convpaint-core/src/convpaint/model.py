@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from . import __version__, lazy
 from .axes import (
     AxesError,
     Layout,
@@ -245,6 +245,8 @@ class ConvpaintModel:
         return self
 
     def _training_samples(self, image: Any, annotations: Any, axes: str | None, check):
+        if lazy.is_lazy(image):  # dask/zarr: only the scribbled tiles are read
+            return lazy.training_samples(self, image, annotations, axes, check)
         canon, layout = self._prepare(image, axes)
         self.n_channels_ = canon.shape[2]
         self.axes_ = layout.axes
@@ -279,8 +281,16 @@ class ConvpaintModel:
         if self.classes_ is None:
             raise RuntimeError("the model is not trained: call train() or load_model() first")
 
-    def _predict(self, image, axes, want_proba, region, cancel, callback):
+    def _predict(self, image, axes, want_proba, region, cancel, callback, out=None, scheduler=None):
         self._check_trained()
+        if out is not None:  # streamed, chunk by chunk, resumable (convpaint.stream)
+            from .stream import write_prediction
+
+            return write_prediction(
+                self, image, out, axes, want_proba, scheduler, cancel, callback, region=region
+            )
+        if lazy.is_lazy(image):  # a dask graph of tiles (convpaint.lazy)
+            return lazy.predict(self, image, axes, want_proba, region, scheduler)
         check = cancel_check(cancel)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable as callback(done, total), got {callback!r}")
@@ -350,13 +360,15 @@ class ConvpaintModel:
         region: Any = None,
         cancel: Any = None,
         callback: Callable[[int, int], None] | None = None,
-    ) -> np.ndarray:
+        out: Any = None,
+        scheduler: Any = None,
+    ) -> Any:
         """Class probabilities, shape (n_classes, *spatial shape of image).
 
         ``region``, ``cancel`` and ``callback`` as in :meth:`segment`; the result
         equals ``predict_proba(image)[(slice(None), *region)]``.
         """
-        return self._predict(image, axes, True, region, cancel, callback)
+        return self._predict(image, axes, True, region, cancel, callback, out, scheduler)
 
     def segment(
         self,
@@ -366,7 +378,9 @@ class ConvpaintModel:
         region: Any = None,
         cancel: Any = None,
         callback: Callable[[int, int], None] | None = None,
-    ) -> np.ndarray:
+        out: Any = None,
+        scheduler: Any = None,
+    ) -> Any:
         """Label image with the image's spatial shape and the annotation's class values.
 
         Parameters
@@ -381,8 +395,16 @@ class ConvpaintModel:
             and returns nothing.
         callback : callable, optional
             ``callback(done, total)`` after each tile, in the calling thread.
+        out : str, path or zarr group, optional
+            Write the result chunk by chunk into this zarr/OME-Zarr store instead of
+            returning it; an interrupted run resumes (:mod:`convpaint.stream`).
+        scheduler : optional
+            Dask scheduler for lazy inputs and ``out=``: ``"threads"`` (default),
+            ``"synchronous"`` or a ``dask.distributed.Client``.
+
+        A dask or zarr ``image`` without ``out`` gives a dask array (:mod:`convpaint.lazy`).
         """
-        return self._predict(image, axes, False, region, cancel, callback)
+        return self._predict(image, axes, False, region, cancel, callback, out, scheduler)
 
     def compute_features(self, image: Any, axes: str | None = None) -> np.ndarray:
         """All features, shape (n_features, *spatial shape); for inspection and benchmarks."""

@@ -8,9 +8,12 @@ scaled to [0, 1] by the dtype's range, then (x - mean) / std.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 MODES = ("none", "image", "stack")
+STAT_ROWS = 256  # rows per block of the statistics' sums (fixes their order)
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
@@ -78,19 +81,69 @@ def normalize(
     out = image[t, z].astype(np.float32, copy=True)
     if mode == "none":
         return out
-    if mode == "image":
-        mean = out.mean(axis=(3, 4), keepdims=True, dtype=np.float64)
-        std = out.std(axis=(3, 4), keepdims=True, dtype=np.float64)
-    else:
-        stats = image if image.dtype == np.float32 else out
-        if stats is out and out.shape != image.shape:
-            stats = image.astype(np.float32)
-        mean = stats.mean(axis=(0, 1, 3, 4), keepdims=True, dtype=np.float64)
-        std = stats.std(axis=(0, 1, 3, 4), keepdims=True, dtype=np.float64)
-    std[std == 0] = 1.0
-    out -= mean.astype(np.float32)
-    out /= std.astype(np.float32)
+    mean, std = moments(out if mode == "image" else image, mode)
+    out -= mean
+    out /= std
     return out
+
+
+def block_rows(n_rows: int) -> list[slice]:
+    """The fixed row blocks of a plane over which statistics are summed."""
+    return [slice(r, min(r + STAT_ROWS, n_rows)) for r in range(0, n_rows, STAT_ROWS)]
+
+
+def block_sum(block: np.ndarray) -> float:
+    """float64 sum of a (rows, X) block's float32 values (a contiguous copy: fixed order)."""
+    return float(np.ascontiguousarray(block, dtype=np.float32).sum(dtype=np.float64))
+
+
+def block_sqdev(block: np.ndarray, mean: float) -> float:
+    """float64 sum of squared deviations from ``mean`` of a block's float32 values."""
+    d = np.ascontiguousarray(block, dtype=np.float32).astype(np.float64)
+    d -= mean
+    return float(np.dot(d.ravel(), d.ravel()))
+
+
+def combine(partials: np.ndarray, mode: str, n_px: int) -> np.ndarray:
+    """Mean (float64) from per-(T, Z, C, row block) ``partials``: exactly rounded sums
+    (``math.fsum``) over the row blocks, and for ``"stack"`` over all planes too."""
+    axes = (3,) if mode == "image" else (0, 1, 3)
+    moved = np.moveaxis(partials, axes, tuple(range(-len(axes), 0)))
+    lead = moved.shape[: moved.ndim - len(axes)]
+    flat = moved.reshape(*lead, -1)
+    total = np.array([math.fsum(v) for v in flat.reshape(-1, flat.shape[-1])]).reshape(lead)
+    count = n_px if mode == "image" else n_px * partials.shape[0] * partials.shape[1]
+    keep = (slice(None),) * 3 if mode == "image" else (None, None, slice(None))
+    return (total / count)[keep][..., None, None]
+
+
+def finish(mean: np.ndarray, sqdev: np.ndarray, mode: str, n_px: int):
+    """float32 (mean, std) broadcastable to (T, Z, C, Y, X); a constant channel gets std 1."""
+    var = combine(sqdev, mode, n_px)
+    std = np.sqrt(var)
+    std[std == 0] = 1.0
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def moments(image: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-plane (``"image"``) or per-channel (``"stack"``) float32 mean and std of a
+    (T, Z, C, Y, X) array, summed over :func:`block_rows` -- the same numbers as the
+    lazy reduction of :mod:`convpaint.lazy` on any chunking."""
+    nt, nz, nc, ny, nx = image.shape
+    rows = block_rows(ny)
+    planes = list(np.ndindex(nt, nz, nc))
+    sums = np.zeros((nt, nz, nc, len(rows)))
+    for idx in planes:
+        for k, r in enumerate(rows):
+            sums[(*idx, k)] = block_sum(image[idx][r])
+    mean = combine(sums, mode, ny * nx)
+    full = np.broadcast_to(mean, (nt, nz, nc, 1, 1))
+    sq = np.zeros_like(sums)
+    for idx in planes:
+        m = float(full[idx][0, 0])
+        for k, r in enumerate(rows):
+            sq[(*idx, k)] = block_sqdev(image[idx][r], m)
+    return finish(mean, sq, mode, ny * nx)
 
 
 def imagenet(plane: np.ndarray, full_scale: float) -> np.ndarray:
