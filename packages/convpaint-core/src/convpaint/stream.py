@@ -31,12 +31,21 @@ PROBA_GROUP = "probabilities"
 
 
 def _fingerprint(model: Any, image, axes: str, what: Sequence[str], chunks) -> str:
+    """Digest of the model (settings and fitted trees), the input's shape and the blocks."""
     meta = json.dumps(
         [model._metadata(), list(image.shape), str(image.dtype), axes, list(what), chunks],
         sort_keys=True,
         default=str,
     )
-    return hashlib.sha256(meta.encode()).hexdigest()[:24]
+    h = hashlib.sha256(meta.encode())
+    clf = model.classifier
+    h.update(repr(sorted(clf.get_params().items(), key=str)).encode())
+    for tree in getattr(clf, "estimators_", []):
+        inner = getattr(tree, "tree_", None)
+        if inner is not None:
+            h.update(inner.threshold.tobytes())
+            h.update(inner.feature.tobytes())
+    return h.hexdigest()[:24]
 
 
 def _store_block(block, targets, classes, sel, markers, idx) -> int:
