@@ -91,8 +91,13 @@ def _tile_bytes(model: Any, grid: TileGrid, depth: int) -> tuple[int, int]:
     """(float32 features of one tile's block, peak working bytes of featurising it)."""
     n = features_per_pixel(model)
     edge = min(grid.tile, max(grid.shape)) + 2 * grid.halo
-    if model.volumetric:
-        depth += 2 * max(int(p.extractor.padding) for p in model.pipeline.parts)
+    if model.volumetric:  # features of the tile only; the working set of convpaint.volume
+        from .volume import tile_bytes
+
+        tile = min(grid.tile, max(grid.shape))
+        p = model.pipeline
+        work = tile_bytes(tile, depth, n, p.halo, grid.halo - p.halo, p.zpad)
+        return 4 * n * depth * edge**2, work
     feats = 4 * n * depth * edge**2
     return feats, int(feats * WORK_FACTOR[3 if model.volumetric else 2])
 
@@ -132,7 +137,7 @@ def check_prediction(model: Any, canon_shape: tuple[int, ...], region: Any, prob
     of a canonical (T, Z, C, Y, X) image that cannot fit in memory."""
     _, nz, c, ny, nx = canon_shape
     n_t, n_z = region.shape[0], (nz if model.volumetric else region.shape[1])
-    grid = model._grid((ny, nx), training=False)
+    grid = model._grid((ny, nx), training=False, depth=nz)
     depth = nz if model.volumetric else 1
     feats, work = _tile_bytes(model, grid, depth)
     n_classes = len(model.classes_)
@@ -141,7 +146,7 @@ def check_prediction(model: Any, canon_shape: tuple[int, ...], region: Any, prob
 
     itemsize = 4 * n_classes if proba else _label_dtype(model.classes_).itemsize
     n_tiles = len(grid.within(region.rows, region.cols)) * n_t * (1 if model.volumetric else n_z)
-    in_flight = min(model._workers_for(grid), n_tiles)
+    in_flight = min(model._workers_for(grid, nz), n_tiles)
     cache = model.feature_cache
     parts = [
         ("normalised image", 4 * c * n_t * n_z * ny * nx, [REGION, LAZY]),
@@ -167,7 +172,7 @@ def check_training(model: Any, canon_shape: tuple[int, ...], annotations: np.nda
         return  # the caller reports empty annotations
     n_t = int(t_idx.max() - t_idx.min() + 1)
     n_z = nz if model.volumetric else int(z_idx.max() - z_idx.min() + 1)
-    grid = model._grid((ny, nx), training=True)
+    grid = model._grid((ny, nx), training=True, depth=nz)
     depth = nz if model.volumetric else 1
     feats, work = _tile_bytes(model, grid, depth)
     if model.volumetric:  # tiles touched by scribbles, per volume or per plane
@@ -175,7 +180,7 @@ def check_training(model: Any, canon_shape: tuple[int, ...], annotations: np.nda
     else:
         masks = [labelled[i, j] for i, j in zip(t_idx, z_idx, strict=True)]
     n_tiles = sum(len(grid.touching(mask)) for mask in masks)
-    in_flight = min(model.workers, n_tiles)
+    in_flight = min(model._workers_for(grid, nz) if model.volumetric else model.workers, n_tiles)
     cache = model.feature_cache
     n_samples = int(np.count_nonzero(labelled))
     few = "fewer scribbled pixels or planes per call"

@@ -30,7 +30,7 @@ from .classifier import check_classifier, check_training_labels, default_classif
 from .combine import ConcatExtractor
 from .extractor import FeatureExtractor
 from .features import FeaturePipeline
-from .memory import check_prediction, check_training
+from .memory import check_prediction, check_training, features_per_pixel
 from .normalize import check_finite, check_mode, intensity_range, normalize
 from .parallel import default_workers
 from .prediction import map_features, predict_tiles, tile_jobs
@@ -38,6 +38,7 @@ from .region import parse_region
 from .registry import get_extractor, get_registry
 from .tiling import TileGrid, check_positive, round_up
 from .training import collect_samples
+from .volume import tile_bytes, volume_tile
 
 TRAIN_TILE = 256
 MAX_TILE = 2048
@@ -130,12 +131,24 @@ class ConvpaintModel:
         self.axes_: str | None = None
 
     # -- tiles ---------------------------------------------------------------------------
-    def _tile(self, training: bool) -> int:
+    def _tile(self, training: bool, depth: int = 1) -> int:
+        """Tile edge; volumetric tiles (all ``depth`` planes) sized by their bytes."""
         preferred = [p.extractor.tile_size for p in self.pipeline.parts if p.extractor.tile_size]
+        largest = TRAIN_TILE if training else MAX_TILE
         if self.tile_size:
             size = int(self.tile_size)
         elif preferred:
             size = max(preferred)  # global-context extractors: train on the prediction grid
+        elif self.volumetric:  # a (Z, tile, tile) block and the 3-D filters' working set
+            size = volume_tile(
+                depth,
+                features_per_pixel(self),
+                self.pipeline.halo,
+                self._margin(),
+                self.pipeline.zpad,
+                self.pipeline.align,
+                largest=largest,
+            )
         elif training:
             size = TRAIN_TILE
         else:  # bound the features held per tile (~TILE_BYTES) whatever their number
@@ -145,11 +158,15 @@ class ConvpaintModel:
             raise ValueError(f"tile_size must be positive, got {size}")
         return round_up(size, self.pipeline.align)
 
-    def _grid(self, shape: tuple[int, int], training: bool) -> TileGrid:
-        """Tiles whose features reach ``coarse_to_fine`` pixels beyond them (see refine)."""
+    def _margin(self) -> int:
         stride = self.coarse_to_fine
-        margin = round_up(stride, self.pipeline.align) if stride > 1 else 0
-        return TileGrid(shape, self._tile(training), self.pipeline.halo + margin)
+        return round_up(stride, self.pipeline.align) if stride > 1 else 0
+
+    def _grid(self, shape: tuple[int, int], training: bool, depth: int = 1) -> TileGrid:
+        """Tiles whose features reach ``coarse_to_fine`` pixels beyond them (see refine);
+        ``depth``: planes of a volumetric unit."""
+        tile = self._tile(training, depth if self.volumetric else 1)
+        return TileGrid(shape, tile, self.pipeline.halo + self._margin())
 
     # -- input checks --------------------------------------------------------------------
     def _prepare(self, image: Any, axes: str | None) -> tuple[np.ndarray, Layout]:
@@ -267,14 +284,15 @@ class ConvpaintModel:
             raise ValueError("annotations must be >= 0 (0 = unlabelled)")
         ann = ann.astype(np.int64, copy=False)
         check_training(self, canon.shape, ann)  # refuse what cannot fit in memory
-        grid = self._grid(canon.shape[-2:], training=True)
+        grid = self._grid(canon.shape[-2:], training=True, depth=canon.shape[1])
         t, z = np.nonzero((ann > 0).any(axis=(2, 3)))
         if t.size == 0:
             raise ValueError("annotations are empty: draw at least one scribble (labels > 0)")
         zsel = slice(None) if self.volumetric else slice(z.min(), z.max() + 1)
         units = self._units(canon, slice(t.min(), t.max() + 1), zsel)
         features = self._tile_features(grid, canon.dtype)
-        return collect_samples(features, units, ann, grid, self.workers, self.progress, check)
+        workers = self._workers_for(grid, canon.shape[1])
+        return collect_samples(features, units, ann, grid, workers, self.progress, check)
 
     # -- prediction ----------------------------------------------------------------------
     def _check_trained(self) -> None:
@@ -318,7 +336,7 @@ class ConvpaintModel:
             jobs,
             write,
             self._check_features,
-            self._workers_for(features.grid),
+            self._workers_for(features.grid, canon.shape[1]),
             self.progress,
             check,
             callback,
@@ -330,16 +348,22 @@ class ConvpaintModel:
     def _prediction_features(self, shape, dtype, units: list[Unit], reg) -> TileFeatures:
         """Cache-backed features on the training grid when the region's features fit the
         cache, else large tiles (fewer halo pixels) without caching."""
-        train_grid = self._grid(shape, training=True)
-        n_tiles = len(train_grid.within(reg.rows, reg.cols)) * len(units)
         depth = units[0].data.shape[1] if units[0].data.ndim == 4 else 1
+        train_grid = self._grid(shape, training=True, depth=depth)
+        n_tiles = len(train_grid.within(reg.rows, reg.cols)) * len(units)
         est = 4 * self.n_features_ * n_tiles * depth * train_grid.tile**2
         if self.feature_cache.max_bytes and est <= self.feature_cache.max_bytes:
             return self._tile_features(train_grid, dtype, store=True)
-        return self._tile_features(self._grid(shape, training=False), dtype, store=False)
+        return self._tile_features(self._grid(shape, False, depth), dtype, store=False)
 
-    def _workers_for(self, grid: TileGrid) -> int:
-        """Parallel tiles, fewer when one tile's features are large (e.g. 1024-feature ViTs)."""
+    def _workers_for(self, grid: TileGrid, depth: int = 1) -> int:
+        """Parallel tiles, fewer when one tile's features are large (e.g. 1024-feature ViTs,
+        volumetric tiles of ``depth`` planes)."""
+        if self.volumetric:
+            p = self.pipeline
+            n = features_per_pixel(self)
+            block_bytes = tile_bytes(grid.tile, depth, n, p.halo, self._margin(), p.zpad)
+            return max(1, min(self.workers, PARALLEL_BYTES // block_bytes))
         if not self.n_features_:
             return self.workers
         block_bytes = 4 * self.n_features_ * (grid.tile + 2 * grid.halo) ** 2
@@ -409,7 +433,8 @@ class ConvpaintModel:
     def compute_features(self, image: Any, axes: str | None = None) -> np.ndarray:
         """All features, shape (n_features, *spatial shape); for inspection and benchmarks."""
         canon, layout = self._prepare(image, axes)
-        grid = TileGrid(canon.shape[-2:], self._tile(training=False), self.pipeline.halo)
+        tile = self._tile(False, canon.shape[1])
+        grid = TileGrid(canon.shape[-2:], tile, self.pipeline.halo)
         features = self._tile_features(grid, canon.dtype, store=False)
         out = None
         for where, feats in map_features(features, self._units(canon), grid):
