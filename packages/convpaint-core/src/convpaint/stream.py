@@ -1,7 +1,7 @@
 """Streamed results: labels and probabilities written into zarr block by block, resumable.
 
-The prediction graph of :mod:`convpaint.lazy` is computed one row of blocks at
-a time; each task classifies its block, writes it into the output arrays and
+The prediction graph of :mod:`convpaint.lazy` is computed a few rows of blocks
+at a time; each task classifies its block, writes it into the output arrays and
 then sets the block's flag in a small marker array (``convpaint_done``, one
 zarr chunk per block).  zarr's local store writes every chunk atomically
 (temporary file + rename), and a block whose flag is not set is simply
@@ -147,17 +147,17 @@ def write_prediction(
     done = markers[...]
     todo = [idx for idx in np.ndindex(done.shape) if not done[idx]]
     starts = [np.cumsum((0, *c[:-1])) for c in blocks]
-    # batches: one row of blocks (all block indices but the last) at a time
-    batches: dict[tuple, list] = {}
-    for idx in todo:
-        batches.setdefault(idx[:-1], []).append(idx)
+    # batches of whole rows of blocks, at least 4 per worker: few barriers, bounded memory
+    per_row = done.shape[-1]
+    size = per_row * max(1, -(-4 * model.workers // per_row))
+    batches = [todo[i : i + size] for i in range(0, len(todo), size)]
     total = int(done.size)
     finished = total - len(todo)
     sched = scheduler or "threads"
     extra = {"num_workers": model.workers} if sched == "threads" else {}
     with progress_bar(total, "segmenting (blocks)", model.progress) as bar:
         bar.update(finished)
-        for batch in batches.values():
+        for batch in batches:
             check()
             tasks = []
             for idx in batch:
