@@ -66,6 +66,9 @@ class ConvpaintModel:
         Edge of tiles in pixels. Default: the extractor's choice, else 256 px for
         training crops and, for prediction, the edge at which one tile's features
         take ~64 MiB (535 px for 56 features, 296 px for 192).
+        Volumetric tiles hold every Z plane: their edge is the largest (at least 32 px)
+        whose (Z, tile, tile) features and 3-D filter working set take ~384 MiB
+        (:mod:`convpaint.volume`).
     volumetric : bool, default False
         Featurise Z stacks as volumes (extractors with 3-D filters) instead of per plane.
     progress : bool, optional
