@@ -74,11 +74,12 @@ def child(args) -> dict:
         image = src[...]
         t0 = time.perf_counter()  # reading the file is not the in-memory path's work
         labels = model.segment(image, axes=axes)
+        seconds = time.perf_counter() - t0
         checksum = int(labels.sum(dtype=np.int64))
     else:
         group = model.segment(src, axes, out=args.output)
+        seconds = time.perf_counter() - t0
         checksum = int(group["0"][...].sum(dtype=np.int64)) if n_px <= 2**24 else -1
-    seconds = time.perf_counter() - t0
     return {
         "mode": args.mode,
         "shape": list(src.shape),

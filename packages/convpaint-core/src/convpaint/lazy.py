@@ -20,7 +20,7 @@ import numpy as np
 
 from .axes import CANONICAL, SPATIAL, Layout, resolve_axes
 from .classifier import predict_proba_in_chunks
-from .normalize import block_rows, block_sqdev, block_sum, combine, finish, intensity_range
+from .normalize import block_rows, block_stats, combine, intensity_range
 from .refine import refine_plane
 from .region import parse_region
 
@@ -88,32 +88,18 @@ def prepare(model: Any, image: Any, axes: str | None):
 
 
 # -- normalisation -------------------------------------------------------------------------
-def _sum_block(block):
-    return np.full((1,) * 5, block_sum(block[0, 0, 0]))
-
-
-def _sq_block(block, mean):
-    return np.full((1,) * 5, block_sqdev(block[0, 0, 0], float(mean.reshape(-1)[0])))
+def _stats_block(block):
+    return np.array(block_stats(block[0, 0, 0])).reshape(1, 1, 1, 1, 2)
 
 
 def moments(canon, mode: str, scheduler=None) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`convpaint.normalize.moments` of a lazy (T, Z, C, Y, X) array: two reduction
-    passes over the same row blocks (one to find the mean, one for squared deviations)."""
-    import dask.array as da
-
+    """:func:`convpaint.normalize.moments` of a lazy (T, Z, C, Y, X) array: one reduction
+    pass over the same row blocks, combined by the same function."""
     nt, nz, nc, ny, nx = canon.shape
     rows = tuple(r.stop - r.start for r in block_rows(ny))
     x = canon.rechunk((1, 1, 1, rows, nx))
-    one = (1,) * 5
-    sums = x.map_blocks(_sum_block, chunks=one, dtype=np.float64).compute(scheduler=scheduler)
-    sums = sums[..., 0]  # (T, Z, C, row blocks)
-    mean = combine(sums, mode, ny * nx)
-    if not np.isfinite(mean).all():
-        raise ValueError("image contains NaN or infinite values; fill or mask them first")
-    full = np.ascontiguousarray(np.broadcast_to(mean, (nt, nz, nc, 1, 1)))
-    per_block = da.from_array(np.repeat(full, len(rows), axis=3), chunks=one)
-    sq = da.map_blocks(_sq_block, x, per_block, chunks=one, dtype=np.float64)
-    return finish(mean, sq.compute(scheduler=scheduler)[..., 0], mode, ny * nx)
+    stats = x.map_blocks(_stats_block, chunks=(1, 1, 1, 1, 2), dtype=np.float64)
+    return combine(stats.compute(scheduler=scheduler), mode, ny, nx)
 
 
 def normalized(canon, mode: str, t: slice = slice(None), z: slice = slice(None), scheduler=None):

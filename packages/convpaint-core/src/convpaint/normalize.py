@@ -92,58 +92,59 @@ def block_rows(n_rows: int) -> list[slice]:
     return [slice(r, min(r + STAT_ROWS, n_rows)) for r in range(0, n_rows, STAT_ROWS)]
 
 
-def block_sum(block: np.ndarray) -> float:
-    """float64 sum of a (rows, X) block's float32 values (a contiguous copy: fixed order)."""
-    return float(np.ascontiguousarray(block, dtype=np.float32).sum(dtype=np.float64))
-
-
-def block_sqdev(block: np.ndarray, mean: float) -> float:
-    """float64 sum of squared deviations from ``mean`` of a block's float32 values."""
-    d = np.ascontiguousarray(block, dtype=np.float32).astype(np.float64)
-    d -= mean
-    return float(np.dot(d.ravel(), d.ravel()))
-
-
-def combine(partials: np.ndarray, mode: str, n_px: int) -> np.ndarray:
-    """Mean (float64) from per-(T, Z, C, row block) ``partials``: exactly rounded sums
-    (``math.fsum``) over the row blocks, and for ``"stack"`` over all planes too."""
-    axes = (3,) if mode == "image" else (0, 1, 3)
-    moved = np.moveaxis(partials, axes, tuple(range(-len(axes), 0)))
-    lead = moved.shape[: moved.ndim - len(axes)]
-    flat = moved.reshape(*lead, -1)
-    total = np.array([math.fsum(v) for v in flat.reshape(-1, flat.shape[-1])]).reshape(lead)
-    count = n_px if mode == "image" else n_px * partials.shape[0] * partials.shape[1]
-    keep = (slice(None),) * 3 if mode == "image" else (None, None, slice(None))
-    return (total / count)[keep][..., None, None]
-
-
-def finish(mean: np.ndarray, sqdev: np.ndarray, mode: str, n_px: int):
-    """float32 (mean, std) broadcastable to (T, Z, C, Y, X); a constant channel gets std 1."""
-    var = combine(sqdev, mode, n_px)
-    std = np.sqrt(var)
-    std[std == 0] = 1.0
-    return mean.astype(np.float32), std.astype(np.float32)
+def block_stats(block: np.ndarray) -> tuple[float, float]:
+    """(sum, squared deviations from the block's own mean) of a block's float32 values,
+    in float64 over a contiguous copy (a fixed order of operations)."""
+    x = np.ascontiguousarray(block, dtype=np.float32).astype(np.float64)
+    total = float(x.sum())
+    x -= total / x.size
+    flat = x.reshape(-1)
+    return total, float(np.dot(flat, flat))
 
 
 def moments(image: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
     """Per-plane (``"image"``) or per-channel (``"stack"``) float32 mean and std of a
-    (T, Z, C, Y, X) array, summed over :func:`block_rows` -- the same numbers as the
-    lazy reduction of :mod:`convpaint.lazy` on any chunking."""
+    (T, Z, C, Y, X) array from :func:`block_stats` over :func:`block_rows` -- the same
+    numbers as the lazy reduction of :mod:`convpaint.lazy` on any chunking."""
     nt, nz, nc, ny, nx = image.shape
     rows = block_rows(ny)
-    planes = list(np.ndindex(nt, nz, nc))
-    sums = np.zeros((nt, nz, nc, len(rows)))
-    for idx in planes:
+    stats = np.zeros((nt, nz, nc, len(rows), 2))
+    for idx in np.ndindex(nt, nz, nc):
+        plane = image[idx]
         for k, r in enumerate(rows):
-            sums[(*idx, k)] = block_sum(image[idx][r])
-    mean = combine(sums, mode, ny * nx)
-    full = np.broadcast_to(mean, (nt, nz, nc, 1, 1))
-    sq = np.zeros_like(sums)
-    for idx in planes:
-        m = float(full[idx][0, 0])
-        for k, r in enumerate(rows):
-            sq[(*idx, k)] = block_sqdev(image[idx][r], m)
-    return finish(mean, sq, mode, ny * nx)
+            stats[(*idx, k)] = block_stats(plane[r])
+    return combine(stats, mode, ny, nx)
+
+
+def combine(stats: np.ndarray, mode: str, ny: int, nx: int) -> tuple[np.ndarray, np.ndarray]:
+    """float32 (mean, std), broadcastable to (T, Z, C, Y, X), from the per-block
+    :func:`block_stats` (T, Z, C, row blocks, 2) of ``ny`` x ``nx`` planes.
+
+    Sums over blocks (and, for ``"stack"``, planes) are exactly rounded
+    (``math.fsum``): they do not depend on the order of the blocks.  A constant
+    channel gets std 1.
+    """
+    counts = np.array([(r.stop - r.start) * nx for r in block_rows(ny)], np.float64)
+    nt, nz, nc, nb, _ = stats.shape
+    if mode == "image":
+        groups = stats.reshape(nt * nz * nc, 1, nb, 2)
+    else:
+        groups = np.moveaxis(stats, 2, 0).reshape(nc, nt * nz, nb, 2)
+    n_block = np.broadcast_to(counts, groups.shape[1:3])
+    n = float(n_block.sum())
+    means, stds = [], []
+    for g in groups:
+        sums, m2 = g[..., 0], g[..., 1]
+        mean = math.fsum(sums.ravel()) / n
+        dev = sums / n_block - mean
+        var = (math.fsum(m2.ravel()) + math.fsum((n_block * dev * dev).ravel())) / n
+        means.append(mean)
+        stds.append(math.sqrt(var) if var > 0 else 1.0)
+    shape = (nt, nz, nc, 1, 1) if mode == "image" else (1, 1, nc, 1, 1)
+    mean, std = np.array(means).reshape(shape), np.array(stds).reshape(shape)
+    if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+        raise ValueError("image contains NaN or infinite values; fill or mask them first")
+    return mean.astype(np.float32), std.astype(np.float32)
 
 
 def imagenet(plane: np.ndarray, full_scale: float) -> np.ndarray:

@@ -147,9 +147,9 @@ def write_prediction(
     done = markers[...]
     todo = [idx for idx in np.ndindex(done.shape) if not done[idx]]
     starts = [np.cumsum((0, *c[:-1])) for c in blocks]
-    # batches of whole rows of blocks, at least 4 per worker: few barriers, bounded memory
+    # batches of whole rows of blocks, at least 16 per worker: few barriers, bounded memory
     per_row = done.shape[-1]
-    size = per_row * max(1, -(-4 * model.workers // per_row))
+    size = per_row * max(1, -(-16 * model.workers // per_row))
     batches = [todo[i : i + size] for i in range(0, len(todo), size)]
     total = int(done.size)
     finished = total - len(todo)
