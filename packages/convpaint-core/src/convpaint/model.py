@@ -34,6 +34,7 @@ from .memory import check_prediction, check_training, features_per_pixel
 from .normalize import check_finite, check_mode, intensity_range, normalize
 from .parallel import default_workers
 from .prediction import map_features, predict_tiles, tile_jobs
+from .projections import check_projections, check_z_scale, with_projections
 from .region import parse_region
 from .registry import get_extractor, get_registry
 from .tiling import TileGrid, check_positive, round_up
@@ -82,6 +83,11 @@ class ConvpaintModel:
         content hash) with more or fewer scribbles only featurises tiles touched by
         new scribbles.  Predictions whose features fit the budget store and reuse
         them too (interactive re-segmentation of a plane or field of view).
+    projections : tuple of {"xy", "xz", "yz"}, default ("xy",)
+        Plane families of a Z stack that the (2-D) extractor featurises; more than
+        ``("xy",)`` featurises volumes and concatenates the families' features per
+        voxel (:mod:`convpaint.projections`).  ``z_scale`` (Z step / pixel size)
+        resamples Z for the xz and yz planes of anisotropic stacks.
     coarse_to_fine : int, default 4
         Prediction classifies every ``coarse_to_fine``-th pixel (in Y and X) first and
         then only the pixels whose neighbourhood is not unanimous and confident
@@ -106,12 +112,18 @@ class ConvpaintModel:
         workers: int | None = None,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         coarse_to_fine: int = COARSE_TO_FINE,
+        projections: Sequence[str] = ("xy",),
+        z_scale: float = 1.0,
         **extractor_options: Any,
     ) -> None:
         self.extractor = get_extractor(extractor, **extractor_options)
         self.scalings = tuple(scalings) if scalings is not None else None
         self.normalize = check_mode(normalize)
-        self.pipeline = FeaturePipeline(self.extractor, self.scalings, self.normalize)
+        self.projections = check_projections(projections)  # xz/yz: volumes (convpaint.projections)
+        self.z_scale = check_z_scale(z_scale)
+        volumetric = volumetric or self.projections != ("xy",)
+        wrapped = with_projections(self.extractor, self.projections, self.z_scale)
+        self.pipeline = FeaturePipeline(wrapped, self.scalings, self.normalize)
         self.classifier = check_classifier(
             classifier
             if classifier is not None
@@ -481,6 +493,8 @@ class ConvpaintModel:
             "scalings": list(self.scalings) if self.scalings else None,
             "normalize": self.normalize,
             "volumetric": self.volumetric,
+            "projections": list(self.projections),
+            "z_scale": self.z_scale,
             "tile_size": self.tile_size,
             "coarse_to_fine": self.coarse_to_fine,
             "n_channels": self.n_channels_,

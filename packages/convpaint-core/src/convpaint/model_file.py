@@ -212,6 +212,8 @@ def load_model(path: str | os.PathLike) -> Any:
             volumetric=bool(meta.get("volumetric", False)),
             tile_size=meta.get("tile_size"),
             coarse_to_fine=stride,
+            projections=meta.get("projections") or ("xy",),  # older files: xy planes
+            z_scale=meta.get("z_scale", 1.0),
             **kwargs,
         )
     except ExtractorNotFoundError:
