@@ -88,8 +88,11 @@ def test_lazy_refuses_nan_and_complex():
         model.segment(da.zeros((40, 60), dtype=np.complex64))
 
 
-def test_distributed_local_cluster_same_labels():
+def test_distributed_local_cluster_same_labels(tmp_path):
     distributed = pytest.importorskip("distributed")
+    zarr = pytest.importorskip("zarr")
+    from convpaint.cli import main
+
     image = _image((96, 128))
     ann = _scribbles(image.shape, [()])
     model = convpaint.ConvpaintModel("ilastik", **FAST).train(image, ann)
@@ -103,5 +106,14 @@ def test_distributed_local_cluster_same_labels():
         out = model.segment(da.from_array(image, chunks=(48, 64)), scheduler=client)
         labels = out.compute(scheduler=client)
         workers = client.run(lambda: 1)
+        # streamed output written by the worker processes; the CLI with --scheduler ADDRESS
+        model.segment(image, out=tmp_path / "api.zarr", scheduler=client)
+        model.save(tmp_path / "m.npz")
+        np.save(tmp_path / "in.npy", image)
+        argv = ["segment", str(tmp_path / "m.npz"), str(tmp_path / "in.npy"), "-q"]
+        argv += ["-o", str(tmp_path / "cli.ome.zarr"), "--scheduler", cluster.scheduler_address]
+        assert main(argv) == 0
     assert len(workers) == 2
     assert np.array_equal(labels, ref)
+    for name in ("api.zarr", "cli.ome.zarr"):
+        assert np.array_equal(zarr.open_group(str(tmp_path / name), mode="r")["0"][...], ref)
