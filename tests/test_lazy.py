@@ -117,3 +117,20 @@ def test_distributed_local_cluster_same_labels(tmp_path):
     assert np.array_equal(labels, ref)
     for name in ("api.zarr", "cli.ome.zarr"):
         assert np.array_equal(zarr.open_group(str(tmp_path / name), mode="r")["0"][...], ref)
+
+
+def test_volumetric_lazy_and_streamed_equal_in_memory(tmp_path):
+    pytest.importorskip("zarr")
+    image = _image((6, 44, 52))
+    ann = _scribbles(image.shape, [(2,), (3,)])
+    kwargs = {**FAST, "tile_size": 24}
+    ref = convpaint.ConvpaintModel("ilastik", volumetric=True, **kwargs)
+    ref.train(image, ann, axes="ZYX")
+    labels = ref.segment(image, axes="ZYX")
+    model = convpaint.ConvpaintModel("ilastik", volumetric=True, **kwargs)
+    model.train(da.from_array(image, chunks=(2, 20, 30)), ann, axes="ZYX")
+    lazy_image = da.from_array(image, chunks=(3, 25, 25))
+    assert np.array_equal(model.segment(lazy_image, axes="ZYX").compute(), labels)
+    group = model.segment(lazy_image, "ZYX", out=tmp_path / "vol.zarr")
+    assert group["0"].chunks[0] == image.shape[0]  # a block holds every plane
+    assert np.array_equal(group["0"][...], labels)

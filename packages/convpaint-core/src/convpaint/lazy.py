@@ -172,10 +172,9 @@ class BlockPredictor:
     def __call__(self, block: np.ndarray, block_id=None) -> np.ndarray:
         origin = (self.origins[0][block_id[3]], self.origins[1][block_id[4]])
         block = np.asarray(block, dtype=np.float32)
-        if self.volumetric:
-            probas = [self._classify(self._features(np.moveaxis(block[0], 1, 0)), origin)]
-            probas = [np.moveaxis(probas[0], 1, 0)]  # (Z, K, y, x)
-            stacked = probas[0]
+        if self.volumetric:  # (K, Z, y, x) -> (Z, K, y, x)
+            proba = self._classify(self._features(np.moveaxis(block[0], 1, 0)), origin)
+            stacked = np.moveaxis(proba, 1, 0)
         else:
             stacked = np.stack(
                 [self._classify(self._features(block[0, k]), origin) for k in range(block.shape[1])]
@@ -189,6 +188,13 @@ class BlockPredictor:
         return self.pipeline.block_features(unit, self.full_scale)
 
 
+def parallel_blocks(model: Any, canon_shape: tuple[int, ...]) -> int:
+    """Blocks to compute at once: the model's workers, fewer for large volumetric tiles."""
+    _, nz, _, ny, nx = canon_shape
+    depth = nz if model.volumetric else 1
+    return model._workers_for(model._grid((ny, nx), training=False, depth=depth), depth)
+
+
 def predict(
     model: Any, image: Any, axes: str | None, proba: bool, region: Any = None, scheduler=None
 ):
@@ -198,7 +204,7 @@ def predict(
     canon, layout = prepare(model, image, axes)
     nt, nz, nc, ny, nx = canon.shape
     parse_region(region, layout, (nt, nz, ny, nx))  # checks only
-    grid = model._grid((ny, nx), training=False)
+    grid = model._grid((ny, nx), training=False, depth=nz)
     halo = grid.halo
     if min(ny, nx) <= halo:  # smaller than one halo: in memory is cheapest
         import dask.array as da
@@ -280,7 +286,7 @@ def training_samples(model: Any, image: Any, annotations: Any, axes: str | None,
     ann = ann.transpose([spatial.index(a) for a in SPATIAL])
     if ann.shape != (nt, nz, ny, nx):
         raise ValueError(f"annotations shape {ann.shape} does not match the image's spatial shape")
-    grid = model._grid((ny, nx), training=True)
+    grid = model._grid((ny, nx), training=True, depth=nz)
     halo = grid.halo
     ys, xs = splits(ny, grid.tile, halo), splits(nx, grid.tile, halo)
     zc = nz if model.volumetric else 1
@@ -324,7 +330,8 @@ def training_samples(model: Any, image: Any, annotations: Any, axes: str | None,
                 (nt, nz, ny, nx),
             )
         )
-    results = dask.compute(*tasks, scheduler="threads", num_workers=model.workers)
+    workers = model._workers_for(grid, nz if model.volumetric else 1)
+    results = dask.compute(*tasks, scheduler="threads", num_workers=workers)
     check()
     keys = np.concatenate([r[2] for r in results])
     order = np.argsort(keys, kind="stable")

@@ -113,7 +113,7 @@ def write_prediction(
     check = cancel_check(cancel)
     model._check_trained()
     x = lazy.as_dask(image) if lazy.is_lazy(image) else _from_numpy(image)
-    _, layout = lazy.prepare(model, x, axes)
+    canon, layout = lazy.prepare(model, x, axes)
     spatial = layout.spatial_axes
     want_proba = "proba" in what
     result = lazy.predict(model, x, axes, want_proba, scheduler=scheduler)
@@ -154,7 +154,8 @@ def write_prediction(
     total = int(done.size)
     finished = total - len(todo)
     sched = scheduler or "threads"
-    extra = {"num_workers": model.workers} if sched == "threads" else {}
+    workers = lazy.parallel_blocks(model, canon.shape)
+    extra = {"num_workers": workers} if sched == "threads" else {}
     with progress_bar(total, "segmenting (blocks)", model.progress) as bar:
         bar.update(finished)
         for batch in batches:
