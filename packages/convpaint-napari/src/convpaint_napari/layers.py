@@ -27,9 +27,9 @@ _LABEL_NAMES = {
 def guess_axes(layer: Image) -> str:
     """Axes string (T, Z, C, Y, X) of an image layer: RGB flag, then ``axis_labels``,
     else Z for one leading axis and TZ for two."""
-    ndim = layer.ndim
+    ndim = layer.ndim  # napari leaves the colour axis of RGB layers out
     rgb = bool(getattr(layer, "rgb", False))
-    n_lead = ndim - (3 if rgb else 2)
+    n_lead = ndim - 2
     if n_lead < 0:
         raise ValueError(f"layer {layer.name!r} has {ndim} dimension(s); an image needs 2 or more")
     lead = [_LABEL_NAMES.get(str(a).strip().lower(), "") for a in layer.axis_labels[:n_lead]]

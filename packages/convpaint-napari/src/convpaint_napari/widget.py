@@ -371,6 +371,8 @@ class ConvpaintWidget(QWidget):
 
     def _on_finished(self, outcome: Outcome) -> None:
         self._set_busy(False)
+        if outcome.status == "done":
+            self.progress.setValue(self.progress.maximum())
         seconds = time.perf_counter() - self._t0
         if outcome.status == "cancelled":
             self.status.setText(f"{outcome.job}: cancelled.")
