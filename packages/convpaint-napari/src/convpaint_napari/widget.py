@@ -53,6 +53,8 @@ class ConvpaintWidget(QWidget):
         self._annotations_dirty = True
         self._live_pending = False
         self._watched: Labels | None = None
+        self._t0 = 0.0
+        self.last_outcome: Outcome | None = None  # how the last job ended
         self.runner = JobRunner(self)
         self.live_timer = QTimer(self, singleShot=True, interval=LIVE_DELAY_MS)
         self._build_ui()
