@@ -5,7 +5,7 @@ from napari.utils.notifications import notification_manager
 
 import convpaint
 from convpaint.demo import demo_scribbles
-from convpaint_napari.layers import ANNOTATIONS, SEGMENTATION
+from convpaint_napari.layers import ANNOTATIONS, PROBABILITIES, SEGMENTATION
 
 
 def errors_since(n):
@@ -45,6 +45,7 @@ def test_segment_all_time_series(viewer, widget, wait):
 
     widget.train_button.click()  # trains, then segments the visible frame
     wait(widget)
+    widget.proba_check.setChecked(True)
     widget.segment_all_button.click()
     wait(widget)
 
@@ -52,6 +53,8 @@ def test_segment_all_time_series(viewer, widget, wait):
     model = convpaint.ConvpaintModel("ilastik").train(stack, ann, axes="TYX")
     np.testing.assert_array_equal(viewer.layers[SEGMENTATION].data, model.segment(stack, "TYX"))
     assert widget.progress.value() == widget.progress.maximum() > 0
+    proba = viewer.layers[PROBABILITIES].data
+    np.testing.assert_allclose(proba, model.predict_proba(stack, "TYX"), atol=1e-6)
 
 
 def test_live_mode_resegments_visible_plane_after_stroke(viewer, widget, wait):

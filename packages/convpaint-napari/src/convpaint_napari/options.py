@@ -199,7 +199,7 @@ class OptionsForm(QWidget):
         )
 
     def set_settings(self, s: ModelSettings) -> None:
-        """Fill the form from ``s`` (emits ``changed`` once)."""
+        """Fill the form from ``s`` (without emitting ``changed``)."""
         self.blockSignals(True)
         try:
             if self.extractor.findText(s.extractor) < 0:
@@ -221,4 +221,3 @@ class OptionsForm(QWidget):
             self.seed.setValue(s.seed)
         finally:
             self.blockSignals(False)
-        self.changed.emit()

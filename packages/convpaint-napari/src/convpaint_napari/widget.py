@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error
-from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,14 +32,12 @@ from qtpy.QtWidgets import (
 import convpaint
 
 from . import layers, tasks
+from .live import LiveTrigger
 from .options import ModelSettings, OptionsForm
 from .worker import JobRunner, Outcome, one_line
 
 if TYPE_CHECKING:
     import napari
-
-LIVE_DELAY_MS = 150  # debounce of paint events in live mode
-
 
 class ConvpaintWidget(QWidget):
     """Dock widget; ``napari_viewer`` is injected by napari."""
@@ -50,13 +47,11 @@ class ConvpaintWidget(QWidget):
         self.viewer = napari_viewer
         self.model: convpaint.ConvpaintModel | None = None
         self._model_settings: ModelSettings | None = None
-        self._annotations_dirty = True
-        self._live_pending = False
-        self._watched: Labels | None = None
         self._t0 = 0.0
         self.last_outcome: Outcome | None = None  # how the last job ended
         self.runner = JobRunner(self)
-        self.live_timer = QTimer(self, singleShot=True, interval=LIVE_DELAY_MS)
+        self.live = LiveTrigger(self.live_update, self)
+        self.live_timer = self.live.timer
         self._build_ui()
         self._connect()
         self.refresh_layers()
@@ -122,19 +117,20 @@ class ConvpaintWidget(QWidget):
         events = self.viewer.layers.events
         for event in (events.inserted, events.removed, events.moved):
             event.connect(self.refresh_layers)
-        self.viewer.dims.events.current_step.connect(self._on_step)
+        self.viewer.dims.events.current_step.connect(self.live.poke)
         self.image_combo.currentTextChanged.connect(self._on_image_changed)
-        self.annotations_combo.currentTextChanged.connect(self._watch_annotations)
+        self.annotations_combo.currentTextChanged.connect(
+            lambda: self.live.watch(self.annotations_layer)
+        )
         self.new_annotations_button.clicked.connect(self.new_annotations)
         self.form.changed.connect(self._on_form_changed)
         self.train_button.clicked.connect(self.train)
         self.segment_plane_button.clicked.connect(self.segment_plane)
         self.segment_all_button.clicked.connect(self.segment_all)
-        self.live_check.toggled.connect(self._on_live_toggled)
+        self.live_check.toggled.connect(self.live.set_enabled)
         self.cancel_button.clicked.connect(self.runner.cancel)
         self.save_button.clicked.connect(self._save_dialog)
         self.load_button.clicked.connect(self._load_dialog)
-        self.live_timer.timeout.connect(self.live_update)
         self.runner.progress.connect(self._on_progress)
         self.runner.finished.connect(self._on_finished)
 
@@ -192,19 +188,9 @@ class ConvpaintWidget(QWidget):
     def _annotations(self) -> Labels:
         layer = self.annotations_layer
         if layer is None:
-            layer = self.new_annotations()
+            self.new_annotations()
             raise ValueError("paint scribbles of at least two classes in the new 'annotations' layer")
         return layer
-
-    def _watch_annotations(self) -> None:
-        if self._watched is not None:
-            self._watched.events.paint.disconnect(self._on_paint)
-            self._watched.events.data.disconnect(self._on_paint)
-        self._watched = self.annotations_layer
-        if self._watched is not None:
-            self._watched.events.paint.connect(self._on_paint)
-            self._watched.events.data.connect(self._on_paint)
-        self._on_paint()
 
     # -- model ---------------------------------------------------------------------------
     def _on_form_changed(self) -> None:
@@ -215,8 +201,7 @@ class ConvpaintWidget(QWidget):
         if self.model is not None and settings != self._model_settings:
             self.model, self._model_settings = None, None
             self.status.setText("Model settings changed: train again.")
-        self._annotations_dirty = True
-        self._schedule_live()
+        self.live.stroke()
 
     def _model_for(self, settings: ModelSettings) -> convpaint.ConvpaintModel | None:
         """The current model when built from ``settings`` (keeps its feature cache)."""
@@ -245,7 +230,7 @@ class ConvpaintWidget(QWidget):
         except Exception as exc:
             self._error(one_line(exc))
             return None
-        self.form.set_settings(ModelSettings.from_model(model))
+        self.form.set_settings(ModelSettings.from_model(model))  # emits no "changed"
         self.model, self._model_settings = model, self.form.settings()
         image = self.image_layer
         if image is not None and model.axes_ and len(model.axes_) == image.ndim:
@@ -323,28 +308,12 @@ class ConvpaintWidget(QWidget):
         self.runner.cancel()
 
     # -- live mode -----------------------------------------------------------------------
-    def _on_live_toggled(self, on: bool) -> None:
-        if on:
-            self._annotations_dirty = True
-            self._schedule_live()
-
-    def _on_paint(self, event: Any = None) -> None:
-        self._annotations_dirty = True
-        self._schedule_live()
-
-    def _on_step(self, event: Any = None) -> None:
-        self._schedule_live()
-
-    def _schedule_live(self) -> None:
-        if self.live_check.isChecked():
-            self.live_timer.start()
-
     def live_update(self) -> None:
         """Retrain (features come from the cache) and segment the visible plane."""
-        if not self.live_check.isChecked():
+        if not self.live.enabled:
             return
         if self.runner.busy:
-            self._live_pending = True
+            self.live.busy()
             if self.runner.job == "Live":
                 self.runner.cancel()  # newer strokes supersede it
             return
@@ -361,10 +330,10 @@ class ConvpaintWidget(QWidget):
             self._error(str(exc))
             return
         settings_ok = self.model is not None and self.model.classes_ is not None
-        train = self._annotations_dirty or not settings_ok
-        self._annotations_dirty = False
+        train = self.live.dirty or not settings_ok
+        self.live.dirty = False
         if not self._start("Live", train, region):
-            self._annotations_dirty = self._annotations_dirty or train
+            self.live.dirty = self.live.dirty or train
 
     # -- results -------------------------------------------------------------------------
     def _on_progress(self, done: int, total: int) -> None:
@@ -379,18 +348,20 @@ class ConvpaintWidget(QWidget):
         if outcome.status == "cancelled":
             self.status.setText(f"{outcome.job}: cancelled.")
             if outcome.job == "Live":
-                self._annotations_dirty = True
+                self.live.dirty = True
         elif outcome.status == "error":
             self._error(outcome.message)
         else:
             result: tasks.Result = outcome.value
             self.model, self._model_settings = result.model, result.settings
-            self._show(result)
-            self.status.setText(f"{outcome.job}: done in {seconds:.2f} s. {result.summary}")
+            try:
+                self._show(result)
+            except Exception as exc:  # e.g. the image layer was removed meanwhile
+                self._error(f"could not show the result: {one_line(exc)}")
+            else:
+                self.status.setText(f"{outcome.job}: done in {seconds:.2f} s. {result.summary}")
         self.last_outcome = outcome
-        if self._live_pending:
-            self._live_pending = False
-            self._schedule_live()
+        self.live.job_finished()
 
     def _show(self, result: tasks.Result) -> None:
         image, axes = self._image(), self.axes()
