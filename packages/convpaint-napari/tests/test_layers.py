@@ -22,6 +22,13 @@ def test_guess_axes(shape, kwargs, axes):
     assert guess_axes(Image(np.zeros(shape, np.uint8), **kwargs)) == axes
 
 
+def test_guess_axes_asks_when_it_cannot_tell():
+    labelled = Image(np.zeros((2, 3, 4, 8, 8), np.uint8), axis_labels=("c", "t", "z", "y", "x"))
+    assert guess_axes(labelled) == "CTZYX"
+    with pytest.raises(ValueError, match="set its axes"):
+        guess_axes(Image(np.zeros((2, 3, 4, 8, 8), np.uint8)))
+
+
 @pytest.mark.parametrize(
     ("axes", "shape", "match"),
     [

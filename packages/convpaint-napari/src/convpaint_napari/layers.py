@@ -26,7 +26,7 @@ _LABEL_NAMES = {
 
 def guess_axes(layer: Image) -> str:
     """Axes string (T, Z, C, Y, X) of an image layer: RGB flag, then ``axis_labels``,
-    else Z for one leading axis and TZ for two."""
+    else Z for one leading axis and TZ for two (more: set them in the widget)."""
     ndim = layer.ndim  # napari leaves the colour axis of RGB layers out
     rgb = bool(getattr(layer, "rgb", False))
     n_lead = ndim - 2
@@ -36,7 +36,7 @@ def guess_axes(layer: Image) -> str:
     known = [a for a in lead if a in "TZC"]
     if all(lead) and len(set(known)) == len(known):
         return "".join(lead) + ("YXC" if rgb else "YX")
-    defaults = {0: "", 1: "Z", 2: "TZ", 3: "TZC"}
+    defaults = {0: "", 1: "Z", 2: "TZ"}
     n = len(lead)
     if n not in defaults:
         raise ValueError(f"layer {layer.name!r} has {ndim} dimensions; set its axes (T, Z, C, Y, X)")
