@@ -236,3 +236,54 @@ def test_cancelled_training_leaves_model_unchanged(blobs):
     assert np.array_equal(model.segment(image), before) and model.classes_.tolist() == [1, 2]
     with pytest.raises(TypeError, match="threading.Event or a callable"):
         model.segment(image, cancel=5)
+
+
+def test_coarse_to_fine_agrees_with_classifying_every_pixel(blobs):
+    image, truth, scribbles = blobs
+    full = convpaint.ConvpaintModel("ilastik", n_estimators=20, coarse_to_fine=1, cache_bytes=0)
+    full.train(image, scribbles)
+    for stride in (2, 4, 8):
+        fast = convpaint.ConvpaintModel("ilastik", n_estimators=20, coarse_to_fine=stride)
+        fast.train(image, scribbles)
+        assert _forests_equal(full, fast)
+        agreement = np.mean(fast.segment(image) == full.segment(image))
+        assert agreement >= 0.995, (stride, agreement)
+        proba = fast.predict_proba(image)
+        assert np.allclose(proba.sum(axis=0), 1, atol=1e-5)
+        assert np.array_equal(fast.classes_[proba.argmax(axis=0)], fast.segment(image))
+    with pytest.raises(ValueError, match="coarse_to_fine must be a positive integer"):
+        convpaint.ConvpaintModel("ilastik", coarse_to_fine=0)
+
+
+def test_coarse_to_fine_is_saved(blobs, tmp_path):
+    image, _, scribbles = blobs
+    model = convpaint.ConvpaintModel("sobel", n_estimators=5, coarse_to_fine=2)
+    path = model.train(image, scribbles).save(tmp_path / "m.npz")
+    loaded = convpaint.load_model(path)
+    assert loaded.coarse_to_fine == 2
+    assert np.array_equal(loaded.segment(image), model.segment(image))
+
+
+def test_threads_with_different_dtypes_do_not_share_the_intensity_range(blobs):
+    """The ImageNet path scales by the input dtype's range: per call, not per model."""
+    require("vgg16")
+    image, _, scribbles = blobs
+    rgb = np.stack([image, image, image], axis=-1)
+    as_uint8 = (rgb * 255).astype(np.uint8)
+    model = convpaint.ConvpaintModel("vgg16", weights="random", normalize="none", n_estimators=5)
+    model.train(rgb, scribbles)
+    expected = {k: model.predict_proba(x) for k, x in (("f", rgb), ("u", as_uint8))}
+    results = {}
+
+    def run(key, x):
+        for i in range(3):
+            results[key, i] = model.predict_proba(x)
+
+    threads = [threading.Thread(target=run, args=a) for a in (("f", rgb), ("u", as_uint8))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(np.array_equal(v, expected[k]) for (k, _), v in results.items())
+    with pytest.raises(TypeError, match="callback must be callable"):
+        model.segment(rgb, callback=5)

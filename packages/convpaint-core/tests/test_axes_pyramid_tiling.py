@@ -82,3 +82,30 @@ def test_tile_grid_covers_image_once():
     mask = np.zeros((70, 45), bool)
     mask[40, 40] = True
     assert [t.inner for t in grid.touching(mask)] == [(slice(32, 64), slice(32, 45))]
+
+
+@pytest.mark.parametrize("factor", [1, 2, 4, 8])
+def test_upsample_into_equals_crop_of_upsample(factor):
+    from convpaint.pyramid import upsample_into
+
+    rng = np.random.default_rng(factor)
+    f = rng.random((3, 2, 9, 7)).astype(np.float32)
+    full = upsample(f, factor)
+    for y0, x0, dh, dw in [(0, 0, 0, 0), (factor, 0, 3, 1), (2 * factor, factor, 1, factor + 1)]:
+        h, w = full.shape[-2] - y0 - dh, full.shape[-1] - x0 - dw
+        out = np.empty((3, 2, h, w), np.float32)
+        upsample_into(f, factor, (y0, x0), out)
+        assert np.array_equal(out, full[..., y0 : y0 + h, x0 : x0 + w])
+    if factor > 1:
+        with pytest.raises(ValueError, match="not a multiple"):
+            upsample_into(f, factor, (1, 0), np.empty((3, 2, 4, 4), np.float32))
+
+
+def test_symmetric_blocks_equal_padded_plane():
+    rng = np.random.default_rng(0)
+    for shape, tile, halo in [((37, 50), 16, 8), ((5, 7), 4, 20), ((3, 130), 128, 9)]:
+        plane = rng.random((2, *shape))
+        grid = TileGrid(shape, tile, halo)
+        padded = grid.pad(plane)
+        for t in grid:
+            assert np.array_equal(grid.block(plane, t), padded[(Ellipsis, *t.block)])

@@ -18,7 +18,7 @@ from functools import cached_property
 
 import numpy as np
 
-DEFAULT_CACHE_BYTES = 1024 * 2**20
+DEFAULT_CACHE_BYTES = 512 * 2**20
 
 
 class FeatureCache:
@@ -99,13 +99,25 @@ class Unit:
 class TileFeatures:
     """Features of a tile of a unit: from the cache when there, else computed (and stored).
 
+    The grid's halo is the pipeline's plus ``margin``: features come for the tile
+    and ``margin`` pixels around it (coarse-to-fine prediction looks there).
     ``store=False`` reads the cache but does not fill it (e.g. whole-image
     predictions larger than the cache).
     """
 
-    def __init__(self, pipeline, grid, cache: FeatureCache | None, config: str, store: bool = True):
+    def __init__(
+        self,
+        pipeline,
+        grid,
+        cache: FeatureCache | None,
+        config: str,
+        store: bool = True,
+        full_scale: float = 1.0,
+    ):
+        self.full_scale = full_scale
         self.pipeline = pipeline
         self.grid = grid
+        self.margin = grid.halo - pipeline.halo
         self.cache = cache if cache is not None and cache.max_bytes > 0 else None
         self.config = config
         self.store = store
@@ -122,5 +134,11 @@ class TileFeatures:
                 self.cache.put(key, feats)
         return feats
 
+    def inner(self, unit: Unit, tile) -> np.ndarray:
+        """Features of the tile itself, without the margin."""
+        feats = self(unit, tile)
+        m = self.margin
+        return feats[..., m : feats.shape[-2] - m, m : feats.shape[-1] - m] if m else feats
+
     def compute(self, unit: Unit, tile) -> np.ndarray:
-        return self.pipeline.block_features(self.grid.block(unit.data, tile))
+        return self.pipeline.block_features(self.grid.block(unit.data, tile), self.full_scale)

@@ -155,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .memory import InsufficientMemoryError
     from .model_file import ModelFileError
     from .registry import ExtractorConflictError, ExtractorNotFoundError
 
@@ -169,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         ModelFileError,
         ExtractorNotFoundError,
         ExtractorConflictError,
+        InsufficientMemoryError,
         OSError,
     ) as exc:
         print(f"convpaint: error: {exc}", file=sys.stderr)

@@ -17,7 +17,7 @@ import numpy as np
 from .combine import ConcatExtractor
 from .extractor import FeatureExtractor
 from .normalize import imagenet
-from .pyramid import downscale, upsample
+from .pyramid import downscale, upsample_into
 from .tiling import round_up
 
 
@@ -75,14 +75,17 @@ class FeaturePipeline:
         ]
         self.align = math.lcm(*(s * p.unit for p in self.parts for s in p.scalings))
         self.halo = round_up(max(p.halo for p in self.parts), self.align)
-        self.full_scale = 1.0  # set by the model from the input dtype (ImageNet path)
 
     @property
     def supports_volume(self) -> bool:
         return all(p.extractor.supports_volume for p in self.parts)
 
-    def block_features(self, block: np.ndarray) -> np.ndarray:
-        """Features of the interior of a (C, H, W) or, for volumes, (C, Z, H, W) block."""
+    def block_features(self, block: np.ndarray, full_scale: float = 1.0) -> np.ndarray:
+        """Features of the interior of a (C, H, W) or, for volumes, (C, Z, H, W) block.
+
+        ``full_scale`` is the input dtype's range (ImageNet statistics of RGB
+        extractors with ``normalize="none"``).
+        """
         h = self.halo
         *_, ny, nx = block.shape
         if ny <= 2 * h or nx <= 2 * h:
@@ -93,24 +96,37 @@ class FeaturePipeline:
             (0, round_up(nx, self.align) - nx),
         ]
         padded = np.pad(block, extra, mode="symmetric") if any(e[1] for e in extra) else block
-        out = [self._part_features(part, padded) for part in self.parts]
-        feats = np.concatenate(out, axis=0) if len(out) > 1 else out[0]
-        return np.ascontiguousarray(feats[..., h : ny - h, h : nx - h])
+        # coarse maps first, then each upsampled straight into its slot of the output
+        maps = [m for part in self.parts for m in self._part_features(part, padded, full_scale)]
+        lead = padded.shape[1:-2]
+        out = np.empty(
+            (sum(f.shape[0] for f, _ in maps), *lead, ny - 2 * h, nx - 2 * h), np.float32
+        )
+        start = 0
+        for f, factor in maps:
+            upsample_into(f, factor, (h, h), out[start : start + f.shape[0]])
+            start += f.shape[0]
+        return out
 
-    def _part_features(self, part: Part, block: np.ndarray) -> np.ndarray:
+    def _part_features(
+        self, part: Part, block: np.ndarray, full_scale: float
+    ) -> list[tuple[np.ndarray, int]]:
         ex = part.extractor
         wanted = int(ex.n_input_channels)
-        feats = []
+        maps = []
         for group in channel_groups(block.shape[0], wanted):
             inp = block[group]
             if ex.rgb and self.normalize == "none" and wanted == 3:
-                inp = imagenet(inp, self.full_scale)
+                inp = imagenet(inp, full_scale)
             inp = np.ascontiguousarray(inp, dtype=np.float32)
             for s in part.scalings:
-                feats.append(self._extract_at_scale(ex, inp, s))
-        return np.concatenate(feats, axis=0)
+                maps.append(self._extract_at_scale(ex, inp, s))
+        return maps
 
-    def _extract_at_scale(self, ex: FeatureExtractor, inp: np.ndarray, scale: int) -> np.ndarray:
+    def _extract_at_scale(
+        self, ex: FeatureExtractor, inp: np.ndarray, scale: int
+    ) -> tuple[np.ndarray, int]:
+        """Features at the scale's own resolution and the factor back to pixels."""
         small = downscale(inp, scale)
         if small.ndim == 4:  # (C, Z, H, W): true 3-D features, Z padded by the halo
             zpad = int(ex.padding)
@@ -126,4 +142,4 @@ class FeaturePipeline:
                 f"extractor {ex.name!r} returned features of shape {f.shape} for input "
                 f"{small.shape}; expected (F, ...{expected})"
             )
-        return upsample(f, factor)
+        return f, factor

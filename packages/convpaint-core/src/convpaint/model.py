@@ -30,16 +30,18 @@ from .classifier import check_classifier, check_training_labels, default_classif
 from .combine import ConcatExtractor
 from .extractor import FeatureExtractor
 from .features import FeaturePipeline
+from .memory import check_prediction, check_training
 from .normalize import check_finite, check_mode, intensity_range, normalize
 from .parallel import default_workers
 from .prediction import map_features, predict_tiles, tile_jobs
 from .region import parse_region
 from .registry import get_extractor, get_registry
-from .tiling import TileGrid, round_up
+from .tiling import TileGrid, check_positive, round_up
 from .training import collect_samples
 
 TRAIN_TILE = 256
 MAX_TILE = 2048
+COARSE_TO_FINE = 4
 TILE_BYTES = 64 * 2**20  # smaller tiles measured faster (cache, parallel tiles)
 PARALLEL_BYTES = 2**30  # features of all tiles in flight
 
@@ -69,13 +71,17 @@ class ConvpaintModel:
         Show progress bars (default: only on a terminal).
     workers : int, optional
         Tiles processed in parallel threads (default: CPU count, at most 4).
-    cache_bytes : int, default 1 GiB
+    cache_bytes : int, default 512 MiB
         Budget of the feature cache (:attr:`feature_cache`, least recently used
         tiles evicted first; 0 disables it).  Training stores the features of the
         tiles it computes, so training again on the same pixels (recognised by a
         content hash) with more or fewer scribbles only featurises tiles touched by
         new scribbles.  Predictions whose features fit the budget store and reuse
         them too (interactive re-segmentation of a plane or field of view).
+    coarse_to_fine : int, default 4
+        Prediction classifies every ``coarse_to_fine``-th pixel (in Y and X) first and
+        then only the pixels whose neighbourhood is not unanimous and confident
+        (:mod:`convpaint.refine`); 1 classifies every pixel.
     **extractor_options
         Passed to the extractor, e.g. ``weights="random"`` for ``"vgg16"``.
     """
@@ -95,6 +101,7 @@ class ConvpaintModel:
         progress: bool | None = None,
         workers: int | None = None,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        coarse_to_fine: int = COARSE_TO_FINE,
         **extractor_options: Any,
     ) -> None:
         self.extractor = get_extractor(extractor, **extractor_options)
@@ -110,10 +117,13 @@ class ConvpaintModel:
         self.volumetric = bool(volumetric)
         if self.volumetric and not self.pipeline.supports_volume:
             raise ValueError(f"extractor {self.extractor.name!r} has no 3-D (volumetric) mode")
-        self.tile_size = tile_size
+        self.tile_size = check_positive("tile_size", tile_size, optional=True)
         self.progress = progress
-        self.workers = default_workers() if workers is None else max(1, int(workers))
+        self.workers = default_workers() if workers is None else check_positive("workers", workers)
         self.feature_cache = FeatureCache(cache_bytes)
+        if int(coarse_to_fine) != coarse_to_fine or coarse_to_fine < 1:
+            raise ValueError(f"coarse_to_fine must be a positive integer, got {coarse_to_fine!r}")
+        self.coarse_to_fine = int(coarse_to_fine)
         self.classes_: np.ndarray | None = None
         self.n_channels_: int | None = None
         self.n_features_: int | None = None
@@ -135,6 +145,12 @@ class ConvpaintModel:
             raise ValueError(f"tile_size must be positive, got {size}")
         return round_up(size, self.pipeline.align)
 
+    def _grid(self, shape: tuple[int, int], training: bool) -> TileGrid:
+        """Tiles whose features reach ``coarse_to_fine`` pixels beyond them (see refine)."""
+        stride = self.coarse_to_fine
+        margin = round_up(stride, self.pipeline.align) if stride > 1 else 0
+        return TileGrid(shape, self._tile(training), self.pipeline.halo + margin)
+
     # -- input checks --------------------------------------------------------------------
     def _prepare(self, image: Any, axes: str | None) -> tuple[np.ndarray, Layout]:
         image = np.asarray(image)
@@ -153,7 +169,6 @@ class ConvpaintModel:
             raise ValueError(
                 f"image has {n_channels} channel(s) but the model was trained on {self.n_channels_}"
             )
-        self.pipeline.full_scale = intensity_range(image.dtype)
         return canon, layout
 
     def _units(
@@ -172,17 +187,20 @@ class ConvpaintModel:
                 )
         return units
 
-    def _tile_features(self, grid: TileGrid, store: bool = True) -> TileFeatures:
+    def _tile_features(self, grid: TileGrid, dtype: np.dtype, store: bool = True) -> TileFeatures:
+        """Features of tiles of ``grid`` for an input of ``dtype`` (its range feeds the
+        ImageNet path; passed along per call, so threads never share it)."""
+        full_scale = intensity_range(dtype)
         config = repr(
             (
                 self._metadata_extractor(),
                 self.scalings,
                 self.normalize,
                 self.volumetric,
-                self.pipeline.full_scale,
+                full_scale,
             )
         )
-        return TileFeatures(self.pipeline, grid, self.feature_cache, config, store)
+        return TileFeatures(self.pipeline, grid, self.feature_cache, config, store, full_scale)
 
     # -- training ------------------------------------------------------------------------
     def train(
@@ -246,13 +264,14 @@ class ConvpaintModel:
         if (ann < 0).any():
             raise ValueError("annotations must be >= 0 (0 = unlabelled)")
         ann = ann.astype(np.int64, copy=False)
-        grid = TileGrid(canon.shape[-2:], self._tile(training=True), self.pipeline.halo)
+        check_training(self, canon.shape, ann)  # refuse what cannot fit in memory
+        grid = self._grid(canon.shape[-2:], training=True)
         t, z = np.nonzero((ann > 0).any(axis=(2, 3)))
         if t.size == 0:
             raise ValueError("annotations are empty: draw at least one scribble (labels > 0)")
         zsel = slice(None) if self.volumetric else slice(z.min(), z.max() + 1)
         units = self._units(canon, slice(t.min(), t.max() + 1), zsel)
-        features = self._tile_features(grid)
+        features = self._tile_features(grid, canon.dtype)
         return collect_samples(features, units, ann, grid, self.workers, self.progress, check)
 
     # -- prediction ----------------------------------------------------------------------
@@ -263,10 +282,13 @@ class ConvpaintModel:
     def _predict(self, image, axes, want_proba, region, cancel, callback):
         self._check_trained()
         check = cancel_check(cancel)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable as callback(done, total), got {callback!r}")
         canon, layout = self._prepare(image, axes)
         reg = parse_region(region, layout, canon.shape[:2] + canon.shape[3:])
+        check_prediction(self, canon.shape, reg, want_proba)  # refuse what cannot fit
         units = self._units(canon, reg.t, slice(None) if self.volumetric else reg.z)
-        features = self._prediction_features(canon.shape[-2:], units, reg)
+        features = self._prediction_features(canon.shape[-2:], canon.dtype, units, reg)
         jobs = tile_jobs(units, features.grid, reg)
         n_classes = len(self.classes_)
         if want_proba:
@@ -290,21 +312,21 @@ class ConvpaintModel:
             self.progress,
             check,
             callback,
+            self.coarse_to_fine,
         )
         lead = 1 if want_proba else 0
         return reg.squeeze(from_canonical_spatial(out, layout, leading=lead), leading=lead)
 
-    def _prediction_features(self, shape, units: list[Unit], reg) -> TileFeatures:
+    def _prediction_features(self, shape, dtype, units: list[Unit], reg) -> TileFeatures:
         """Cache-backed features on the training grid when the region's features fit the
         cache, else large tiles (fewer halo pixels) without caching."""
-        train_grid = TileGrid(shape, self._tile(training=True), self.pipeline.halo)
+        train_grid = self._grid(shape, training=True)
         n_tiles = len(train_grid.within(reg.rows, reg.cols)) * len(units)
         depth = units[0].data.shape[1] if units[0].data.ndim == 4 else 1
         est = 4 * self.n_features_ * n_tiles * depth * train_grid.tile**2
         if self.feature_cache.max_bytes and est <= self.feature_cache.max_bytes:
-            return self._tile_features(train_grid, store=True)
-        grid = TileGrid(shape, self._tile(training=False), self.pipeline.halo)
-        return self._tile_features(grid, store=False)
+            return self._tile_features(train_grid, dtype, store=True)
+        return self._tile_features(self._grid(shape, training=False), dtype, store=False)
 
     def _workers_for(self, grid: TileGrid) -> int:
         """Parallel tiles, fewer when one tile's features are large (e.g. 1024-feature ViTs)."""
@@ -366,7 +388,7 @@ class ConvpaintModel:
         """All features, shape (n_features, *spatial shape); for inspection and benchmarks."""
         canon, layout = self._prepare(image, axes)
         grid = TileGrid(canon.shape[-2:], self._tile(training=False), self.pipeline.halo)
-        features = self._tile_features(grid, store=False)
+        features = self._tile_features(grid, canon.dtype, store=False)
         out = None
         for where, feats in map_features(features, self._units(canon), grid):
             if out is None:
@@ -410,6 +432,7 @@ class ConvpaintModel:
             "normalize": self.normalize,
             "volumetric": self.volumetric,
             "tile_size": self.tile_size,
+            "coarse_to_fine": self.coarse_to_fine,
             "n_channels": self.n_channels_,
             "axes": self.axes_,
             "n_features": self.n_features_,

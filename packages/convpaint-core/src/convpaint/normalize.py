@@ -22,11 +22,41 @@ def check_mode(mode: str) -> str:
 
 
 def check_finite(image: np.ndarray) -> None:
-    if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all():
-        bad = int(np.size(image) - np.count_nonzero(np.isfinite(image)))
-        raise ValueError(f"image contains {bad} NaN or infinite values; fill or mask them first")
-    if not (np.issubdtype(image.dtype, np.number) or image.dtype == bool):
+    """Refuse non-numeric, complex and non-finite images (without a full-size temporary)."""
+    kind = image.dtype.kind
+    if kind == "c":
+        raise TypeError(
+            f"image is complex-valued ({image.dtype}); pass a real image, e.g. np.abs(image) "
+            "for the magnitude or image.real"
+        )
+    if kind not in "biuf":
         raise TypeError(f"image dtype {image.dtype} is not numeric")
+    if kind != "f":
+        return
+    # values repeat along broadcast (zero-stride) axes: one copy of them is enough
+    once = tuple(
+        slice(0, 1) if s == 0 else slice(None)
+        for s, n in zip(image.strides, image.shape, strict=True)
+    )
+    if any(not np.isfinite(b).all() for b in _blocks(image[once])):
+        bad = sum(int(np.count_nonzero(~np.isfinite(b))) for b in _blocks(image))
+        raise ValueError(f"image contains {bad} NaN or infinite values; fill or mask them first")
+
+
+def _blocks(a: np.ndarray, limit: int = 2**24):
+    """Views of ``a`` of at most ``limit`` elements (bounded temporaries)."""
+    if a.size <= limit:
+        yield a
+    elif a.ndim == 1:
+        for i in range(0, a.size, limit):
+            yield a[i : i + limit]
+    elif a.size // a.shape[0] > limit:
+        for row in a:
+            yield from _blocks(row, limit)
+    else:
+        step = limit // (a.size // a.shape[0])
+        for i in range(0, a.shape[0], step):
+            yield a[i : i + step]
 
 
 def intensity_range(dtype: np.dtype) -> float:

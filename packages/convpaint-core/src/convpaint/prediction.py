@@ -11,6 +11,7 @@ from .cache import TileFeatures, Unit
 from .classifier import predict_proba_in_chunks
 from .parallel import ordered_map
 from .progress import progress_bar
+from .refine import refine_plane
 from .region import Region
 from .tiling import Tile, TileGrid
 
@@ -48,18 +49,37 @@ def predict_tiles(
     progress: bool | None = None,
     check: Callable[[], None] = lambda: None,
     callback: Callable[[int, int], None] | None = None,
+    stride: int = 1,
+    threshold: float = 0.6,
 ) -> None:
-    """Call ``write(where, proba)`` for every job; ``proba`` is (n_classes, *cropped tile shape)."""
+    """Call ``write(where, proba)`` for every job; ``proba`` is (n_classes, *cropped tile shape).
+
+    ``stride`` > 1 predicts coarse to fine (:mod:`convpaint.refine`); the features'
+    margin must be at least ``stride``.
+    """
+
+    def proba_of(x: np.ndarray) -> np.ndarray:  # (F, n) -> (n_classes, n)
+        return predict_proba_in_chunks(classifier, x.T).T
 
     def classify(job):
         check()
         unit, tile, crop, where = job
-        feats = features(unit, tile)
+        if stride > 1:
+            feats = features(unit, tile)
+            check_features(feats.shape[0])
+            origin = (tile.inner[0].start, tile.inner[1].start)
+            args = (proba_of, origin, features.margin, stride, threshold)
+            if feats.ndim == 4:  # a volume: plane by plane
+                planes = [refine_plane(feats[:, z], *args) for z in range(feats.shape[1])]
+                proba = np.stack(planes, axis=1)
+            else:
+                proba = refine_plane(feats, *args)
+            return where, proba[(slice(None), *crop)]
+        feats = features.inner(unit, tile)
         check_features(feats.shape[0])
         feats = feats[(Ellipsis, *crop)]
-        flat = feats.reshape(feats.shape[0], -1).T
-        proba = predict_proba_in_chunks(classifier, flat)
-        return where, proba.T.reshape(-1, *feats.shape[1:])
+        proba = proba_of(feats.reshape(feats.shape[0], -1))
+        return where, proba.reshape(-1, *feats.shape[1:])
 
     with progress_bar(len(jobs), "segmenting", progress) as bar:
         for done, (where, proba) in enumerate(ordered_map(classify, jobs, workers), 1):

@@ -55,3 +55,51 @@ def upsample(features: np.ndarray, factor: int) -> np.ndarray:
         return features
     out = _upsample_axis(np.asarray(features, dtype=np.float32), factor, features.ndim - 2)
     return _upsample_axis(out, factor, features.ndim - 1)
+
+
+def upsample_into(
+    features: np.ndarray, factor: int, start: tuple[int, int], out: np.ndarray
+) -> None:
+    """``out[...] = upsample(features, factor)[..., y0:y0 + h, x0:x0 + w]`` without the whole.
+
+    ``start`` is (y0, x0), multiples of ``factor``; ``out`` has the crop's shape.
+    Only the crop is interpolated, phase by phase with strided slices (the same
+    arithmetic as :func:`upsample`, so the same numbers).
+    """
+    (y0, x0), (h, w) = start, out.shape[-2:]
+    if factor == 1:
+        out[...] = features[..., y0 : y0 + h, x0 : x0 + w]
+        return
+    if y0 % factor or x0 % factor:
+        raise ValueError(f"crop start {start} is not a multiple of {factor}")
+    f = np.asarray(features, dtype=np.float32)
+    rows = np.empty((*f.shape[:-2], h, f.shape[-1]), np.float32)
+    _interp_axis(f, factor, f.ndim - 2, y0, rows)
+    _interp_axis(rows, factor, f.ndim - 1, x0, out)
+
+
+def _interp_axis(f: np.ndarray, factor: int, axis: int, start: int, out: np.ndarray) -> None:
+    """Linear upsampling of ``f`` along ``axis`` into ``out``, from output index ``start``."""
+    n_out = out.shape[axis]
+    n_cells = -(-n_out // factor)
+    i0 = start // factor
+    edge = [slice(None)] * f.ndim
+    first, last = list(edge), list(edge)
+    first[axis], last[axis] = slice(0, 1), slice(-1, None)
+    fp = np.concatenate([f[tuple(first)], f, f[tuple(last)]], axis=axis)  # edge-replicated
+    at = list(edge)
+    for p in range(factor):
+        phase = (p + 0.5) / factor - 0.5
+        off = int(np.floor(phase))
+        weight = np.float32(phase - off)
+        lo_start = i0 + off + 1  # +1: the replicated edge
+        stop = min(n_cells, -(-(n_out - p) // factor))
+        at[axis] = slice(lo_start, lo_start + stop)
+        lo = fp[tuple(at)]
+        at[axis] = slice(lo_start + 1, lo_start + 1 + stop)
+        hi = fp[tuple(at)]
+        at[axis] = slice(p, n_out, factor)
+        dst = out[tuple(at)]
+        np.subtract(hi, lo, out=dst)
+        dst *= weight
+        dst += lo

@@ -37,7 +37,7 @@ def collect_samples(
     def featurise(job):
         check()
         n, unit, ann, tile = job
-        feats = features(unit, tile)
+        feats = features.inner(unit, tile)
         lab = ann[(Ellipsis, *tile.inner)]
         sel = lab > 0
         pos = np.indices(lab.shape)[:, sel]

@@ -6,4 +6,10 @@ Modules: :mod:`.widget` (the dock widget), :mod:`.layers` (axes and layers),
 (the computations), :mod:`.sample_data`.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+try:
+    __version__ = _version("convpaint-napari")  # the one version of all packages: VERSION
+except PackageNotFoundError:  # a source tree on sys.path
+    __version__ = "0+unknown"

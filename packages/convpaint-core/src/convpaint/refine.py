@@ -1,0 +1,65 @@
+"""Coarse-to-fine classification: classify a sparse grid, refine only where it is unsure.
+
+Pixels on a global grid of ``stride`` are classified first.  A grid cell whose
+four corners agree on the class, each with probability >= ``threshold``
+(> 0.5), takes the bilinear interpolation of the corner probabilities, whose
+argmax is then that class; every pixel of the other cells (class boundaries,
+uncertain regions) is classified on its own.  The grid is anchored at image
+coordinate 0, and a tile brings features for ``stride`` pixels around it, so
+results do not depend on tiling or on the region asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+Classify = Callable[[np.ndarray], np.ndarray]  # (F, n) features -> (n_classes, n) probabilities
+
+
+def refine_plane(
+    feats: np.ndarray,
+    classify: Classify,
+    origin: tuple[int, int],
+    margin: int,
+    stride: int,
+    threshold: float,
+) -> np.ndarray:
+    """Probabilities (n_classes, H - 2 margin, W - 2 margin) of the interior of ``feats``.
+
+    ``feats`` is (F, H, W) for image rows/cols starting at ``origin`` - ``margin``;
+    ``margin`` must be >= ``stride``.
+    """
+    _, height, width = feats.shape
+    r0 = (margin - origin[0]) % stride  # first grid row/col in local coordinates
+    c0 = (margin - origin[1]) % stride
+    grid_rows = np.arange(r0, height, stride)
+    grid_cols = np.arange(c0, width, stride)
+    coarse = feats[:, grid_rows][:, :, grid_cols]
+    pc = classify(coarse.reshape(coarse.shape[0], -1)).reshape(-1, grid_rows.size, grid_cols.size)
+    label = pc.argmax(axis=0)
+    sure = pc.max(axis=0) >= threshold
+    agree = (
+        (label[:-1, :-1] == label[1:, :-1])
+        & (label[:-1, :-1] == label[:-1, 1:])
+        & (label[:-1, :-1] == label[1:, 1:])
+        & sure[:-1, :-1]
+        & sure[1:, :-1]
+        & sure[:-1, 1:]
+        & sure[1:, 1:]
+    )
+    ys = np.arange(margin, height - margin)
+    xs = np.arange(margin, width - margin)
+    cy, fy = np.divmod(ys - r0, stride)
+    cx, fx = np.divmod(xs - c0, stride)
+    wy = (fy / stride).astype(np.float32)[:, None]
+    wx = (fx / stride).astype(np.float32)[None, :]
+    top = pc[:, cy][:, :, cx] * (1 - wx) + pc[:, cy][:, :, cx + 1] * wx
+    bottom = pc[:, cy + 1][:, :, cx] * (1 - wx) + pc[:, cy + 1][:, :, cx + 1] * wx
+    proba = top * (1 - wy) + bottom * wy
+    unsure = ~agree[cy][:, cx]
+    if unsure.any():
+        inner = feats[:, margin : height - margin, margin : width - margin]
+        proba[:, unsure] = classify(inner[:, unsure])
+    return proba
