@@ -210,15 +210,17 @@ class ConvpaintModel:
         axes: str | None = None,
         *,
         cancel: Any = None,
+        callback: Callable[[int, int], None] | None = None,
     ) -> ConvpaintModel:
         """Fit the classifier on the annotated pixels (0 = unlabelled) of one or more images.
 
         Features of annotated tiles come from :attr:`feature_cache` when the same
         pixels were featurised before.  ``cancel`` (a ``threading.Event`` or a
         callable) stops the call with :class:`convpaint.Cancelled`, leaving the
-        model as it was.
+        model as it was; ``callback(done, total)`` reports the tiles featurised (per image).
         """
         check = cancel_check(cancel)
+        _check_callback(callback)
         images = image if isinstance(image, (list, tuple)) else [image]
         labels = annotations if isinstance(annotations, (list, tuple)) else [annotations]
         if len(images) != len(labels):
@@ -229,7 +231,7 @@ class ConvpaintModel:
         try:
             xs, ys = [], []
             for img, ann in zip(images, labels, strict=True):
-                x, y = self._training_samples(img, ann, axes, check)
+                x, y = self._training_samples(img, ann, axes, check, callback)
                 xs.append(x)
                 ys.append(y)
             y = np.concatenate(ys)
@@ -244,7 +246,9 @@ class ConvpaintModel:
         self.n_features_ = x.shape[1]
         return self
 
-    def _training_samples(self, image: Any, annotations: Any, axes: str | None, check):
+    def _training_samples(
+        self, image: Any, annotations: Any, axes: str | None, check, callback=None
+    ):
         canon, layout = self._prepare(image, axes)
         self.n_channels_ = canon.shape[2]
         self.axes_ = layout.axes
@@ -272,7 +276,9 @@ class ConvpaintModel:
         zsel = slice(None) if self.volumetric else slice(z.min(), z.max() + 1)
         units = self._units(canon, slice(t.min(), t.max() + 1), zsel)
         features = self._tile_features(grid, canon.dtype)
-        return collect_samples(features, units, ann, grid, self.workers, self.progress, check)
+        return collect_samples(
+            features, units, ann, grid, self.workers, self.progress, check, callback
+        )
 
     # -- prediction ----------------------------------------------------------------------
     def _check_trained(self) -> None:
@@ -282,8 +288,7 @@ class ConvpaintModel:
     def _predict(self, image, axes, want_proba, region, cancel, callback):
         self._check_trained()
         check = cancel_check(cancel)
-        if callback is not None and not callable(callback):
-            raise TypeError(f"callback must be callable as callback(done, total), got {callback!r}")
+        _check_callback(callback)
         canon, layout = self._prepare(image, axes)
         reg = parse_region(region, layout, canon.shape[:2] + canon.shape[3:])
         check_prediction(self, canon.shape, reg, want_proba)  # refuse what cannot fit
@@ -448,3 +453,8 @@ def _label_dtype(classes: np.ndarray) -> np.dtype:
     return np.result_type(
         np.min_scalar_type(int(classes.max())), np.min_scalar_type(int(classes.min()))
     )
+
+
+def _check_callback(callback: Any) -> None:
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable as callback(done, total), got {callback!r}")
