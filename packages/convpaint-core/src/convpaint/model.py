@@ -71,7 +71,7 @@ class ConvpaintModel:
         Show progress bars (default: only on a terminal).
     workers : int, optional
         Tiles processed in parallel threads (default: CPU count, at most 4).
-    cache_bytes : int, default 512 MiB
+    cache_bytes : int, default 1 GiB
         Budget of the feature cache (:attr:`feature_cache`, least recently used
         tiles evicted first; 0 disables it).  Training stores the features of the
         tiles it computes, so training again on the same pixels (recognised by a
