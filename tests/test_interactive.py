@@ -287,3 +287,14 @@ def test_threads_with_different_dtypes_do_not_share_the_intensity_range(blobs):
     assert all(np.array_equal(v, expected[k]) for (k, _), v in results.items())
     with pytest.raises(TypeError, match="callback must be callable"):
         model.segment(rgb, callback=5)
+
+
+def test_train_reports_progress_and_load_restores_seed(blobs, tmp_path):
+    image, _, scribbles = blobs
+    steps = []
+    model = convpaint.ConvpaintModel("sobel", n_estimators=5, seed=7, tile_size=32)
+    model.train(image, scribbles, callback=lambda done, total: steps.append((done, total)))
+    assert steps and steps[-1][0] == steps[-1][1] == len(steps) == len(_touched(scribbles))
+    assert convpaint.load_model(model.save(tmp_path / "m.npz")).seed == 7
+    with pytest.raises(TypeError, match="callback must be callable"):
+        model.train(image, scribbles, callback="no")

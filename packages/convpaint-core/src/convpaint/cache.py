@@ -18,7 +18,7 @@ from functools import cached_property
 
 import numpy as np
 
-DEFAULT_CACHE_BYTES = 512 * 2**20
+DEFAULT_CACHE_BYTES = 1024 * 2**20
 
 
 class FeatureCache:

@@ -76,7 +76,7 @@ class ConvpaintModel:
         Show progress bars (default: only on a terminal).
     workers : int, optional
         Tiles processed in parallel threads (default: CPU count, at most 4).
-    cache_bytes : int, default 512 MiB
+    cache_bytes : int, default 1 GiB
         Budget of the feature cache (:attr:`feature_cache`, least recently used
         tiles evicted first; 0 disables it).  Training stores the features of the
         tiles it computes, so training again on the same pixels (recognised by a
@@ -242,15 +242,17 @@ class ConvpaintModel:
         axes: str | None = None,
         *,
         cancel: Any = None,
+        callback: Callable[[int, int], None] | None = None,
     ) -> ConvpaintModel:
         """Fit the classifier on the annotated pixels (0 = unlabelled) of one or more images.
 
         Features of annotated tiles come from :attr:`feature_cache` when the same
         pixels were featurised before.  ``cancel`` (a ``threading.Event`` or a
         callable) stops the call with :class:`convpaint.Cancelled`, leaving the
-        model as it was.
+        model as it was; ``callback(done, total)`` reports the tiles featurised (per image).
         """
         check = cancel_check(cancel)
+        _check_callback(callback)
         images = image if isinstance(image, (list, tuple)) else [image]
         labels = annotations if isinstance(annotations, (list, tuple)) else [annotations]
         if len(images) != len(labels):
@@ -261,7 +263,7 @@ class ConvpaintModel:
         try:
             xs, ys = [], []
             for img, ann in zip(images, labels, strict=True):
-                x, y = self._training_samples(img, ann, axes, check)
+                x, y = self._training_samples(img, ann, axes, check, callback)
                 xs.append(x)
                 ys.append(y)
             y = np.concatenate(ys)
@@ -276,7 +278,9 @@ class ConvpaintModel:
         self.n_features_ = x.shape[1]
         return self
 
-    def _training_samples(self, image: Any, annotations: Any, axes: str | None, check):
+    def _training_samples(
+        self, image: Any, annotations: Any, axes: str | None, check, callback=None
+    ):
         if lazy.is_lazy(image):  # dask/zarr: only the scribbled tiles are read
             return lazy.training_samples(self, image, annotations, axes, check)
         canon, layout = self._prepare(image, axes)
@@ -307,7 +311,7 @@ class ConvpaintModel:
         units = self._units(canon, slice(t.min(), t.max() + 1), zsel)
         features = self._tile_features(grid, canon.dtype)
         workers = self._workers_for(grid, canon.shape[1])
-        return collect_samples(features, units, ann, grid, workers, self.progress, check)
+        return collect_samples(features, units, ann, grid, workers, self.progress, check, callback)
 
     # -- prediction ----------------------------------------------------------------------
     def _check_trained(self) -> None:
@@ -325,8 +329,7 @@ class ConvpaintModel:
         if lazy.is_lazy(image):  # a dask graph of tiles (convpaint.lazy)
             return lazy.predict(self, image, axes, want_proba, region, scheduler)
         check = cancel_check(cancel)
-        if callback is not None and not callable(callback):
-            raise TypeError(f"callback must be callable as callback(done, total), got {callback!r}")
+        _check_callback(callback)
         canon, layout = self._prepare(image, axes)
         reg = parse_region(region, layout, canon.shape[:2] + canon.shape[3:])
         check_prediction(self, canon.shape, reg, want_proba)  # refuse what cannot fit
@@ -512,3 +515,8 @@ def _label_dtype(classes: np.ndarray) -> np.dtype:
     return np.result_type(
         np.min_scalar_type(int(classes.max())), np.min_scalar_type(int(classes.min()))
     )
+
+
+def _check_callback(callback: Any) -> None:
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable as callback(done, total), got {callback!r}")

@@ -230,6 +230,9 @@ def load_model(path: str | os.PathLike) -> Any:
     if not np.array_equal(classes, clf.classes_):
         raise ModelFileError(f"{path}: class list does not match the classifier")
     model.classes_ = classes
+    seed = getattr(clf, "random_state", None)
+    if type(seed) is int:  # the forest's seed is the model's
+        model.seed = seed
     model.n_channels_ = meta.get("n_channels")
     model.axes_ = meta.get("axes")
     model.n_features_ = meta.get("n_features")
