@@ -156,6 +156,8 @@ def write_prediction(
     sched = scheduler or "threads"
     workers = lazy.parallel_blocks(model, canon.shape)
     extra = {"num_workers": workers} if sched == "threads" else {}
+    planes = int(np.prod(done.shape[:-2]))  # T/Z planes (or volumes) of blocks
+    per_plane = int(np.prod(done.shape[-2:]))
     with progress_bar(total, "segmenting (blocks)", model.progress) as bar:
         bar.update(finished)
         for batch in batches:
@@ -173,6 +175,8 @@ def write_prediction(
             dask.compute(*tasks, scheduler=sched, **extra)
             finished += len(batch)
             bar.update(len(batch))
+            if planes > 1:  # blocks go plane after plane: whole planes done so far
+                bar.set_postfix_str(f"plane {finished // per_plane}/{planes}", refresh=False)
             if callback is not None:
                 callback(finished, total)
     group.attrs["convpaint"] = {**state, "fingerprint": fp, "complete": True, "axes": spatial}
