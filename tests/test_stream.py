@@ -148,3 +148,24 @@ def test_cli_ome_zarr_in_and_out(trained, tmp_path, capsys):
     assert np.array_equal(group["0"][...], model.segment(image, axes="ZYX"))
     assert group["probabilities/0"].shape == (2, *image.shape)
     assert Path(tif_out).is_dir()
+
+
+def test_cli_trains_on_ome_zarr_with_its_axes(trained, tmp_path):
+    model, image = trained
+    tifffile = pytest.importorskip("tifffile")
+    from convpaint.ome import write_multiscales
+
+    src = zarr.open_group(str(tmp_path / "in.ome.zarr"), mode="w")
+    src.create_array("0", data=image, chunks=(1, 50, 50))
+    write_multiscales(src, "ZYX")
+    ann = np.zeros(image.shape, np.uint8)
+    ann[1, 3:6, 4:60] = 1
+    ann[1, 40:44, 10:90] = 2
+    tifffile.imwrite(tmp_path / "ann.tif", ann)
+    argv = ["train", str(tmp_path / "in.ome.zarr"), "-a", str(tmp_path / "ann.tif")]
+    argv += ["-o", str(tmp_path / "cli.npz"), "--option", "sigmas=[0.7,1.6]", "-q"]
+    assert main(argv) == 0
+    cli_model = convpaint.load_model(tmp_path / "cli.npz")
+    assert cli_model.axes_ == "ZYX"
+    ref = convpaint.ConvpaintModel("ilastik", sigmas=(0.7, 1.6)).train(image, ann, axes="ZYX")
+    assert np.array_equal(cli_model.segment(image), ref.segment(image, axes="ZYX"))
