@@ -43,9 +43,11 @@ def test_gray_odd_size():
 
 def test_rgb_odd_size_outputs_only(tmp_path):
     image, ann = blob_image((99, 121), rgb=True)
-    model = convpaint.ConvpaintModel("cellpose", weights="random", features="output")
+    model = convpaint.ConvpaintModel("cellpose", weights="random", features="output", device="cpu")
     labels = check(model.train(image, ann), image, ann)
     again = convpaint.load_model(model.save(tmp_path / "cp.npz"))
+    assert again.extractor.get_options() == model.extractor.get_options()
+    assert again.extractor.device == "auto"  # the device is not stored: loads on any machine
     np.testing.assert_array_equal(again.segment(image), labels)
 
 

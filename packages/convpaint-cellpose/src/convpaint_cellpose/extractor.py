@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from convpaint import FeatureExtractor
+from convpaint.devices import AUTO, resolve_device
 
 from . import network
 from .weights import resolve
@@ -50,6 +51,9 @@ class Cellpose(FeatureExtractor):
         probability), or both (259 features per pixel).
     precision : {"float32", "bfloat16"}
         Arithmetic of the network (bfloat16 autocast).
+    device : str
+        "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:N" or "mps"; not
+        stored in :meth:`get_options` (a loaded model uses "auto").
     """
 
     name = "cellpose"
@@ -69,6 +73,7 @@ class Cellpose(FeatureExtractor):
         weights: str | os.PathLike[str] | None = None,
         features: str = "both",
         precision: str = "float32",
+        device: str = AUTO,
     ) -> None:
         super().__init__()
         if features not in FEATURES:
@@ -78,6 +83,8 @@ class Cellpose(FeatureExtractor):
         self.weights = None if weights is None else os.fspath(weights)
         self.features = features
         self.precision = precision
+        self.device = str(device)
+        self._device = resolve_device(device)
         self._net: Any = None
         if self.weights == network.RANDOM:
             warnings.warn(
@@ -100,10 +107,11 @@ class Cellpose(FeatureExtractor):
         """The torch module, built on first use and shared between equal extractors."""
         if self._net is None:
             if self.weights_file is None:
-                self._net = network.build_network(network.RANDOM)
+                self._net = network.build_network(network.RANDOM, 0, str(self._device))
             else:
                 stamp = self.weights_file.stat().st_mtime_ns  # a rewritten file is reloaded
-                self._net = network.build_network(str(self.weights_file), stamp)
+                source = str(self.weights_file)
+                self._net = network.build_network(source, stamp, str(self._device))
         return self._net
 
     def extract(self, plane: np.ndarray) -> np.ndarray:
@@ -122,9 +130,9 @@ class Cellpose(FeatureExtractor):
         out = Blender(network.N_OUTPUT, (ph, pw), size)
         for y0, x0 in windows((ph, pw), size, self.window_overlap):
             window = torch.from_numpy(np.ascontiguousarray(x[:, y0 : y0 + size, x0 : x0 + size]))
-            neck, maps = network.forward(net, window[None], self.precision)
-            enc.add(neck[0].numpy(), y0, x0)
-            out.add(maps[0].numpy(), y0, x0)
+            neck, maps = network.forward(net, window[None].to(self._device), self.precision)
+            enc.add(neck[0].cpu().numpy(), y0, x0)
+            out.add(maps[0].cpu().numpy(), y0, x0)
         parts = []
         if self.features != "output":
             parts.append(upsample(enc.result(), patch)[:, :h, :w])

@@ -22,8 +22,8 @@ N_OUTPUT = 3  # Y flow, X flow, cell probability
 
 
 @lru_cache(maxsize=1)
-def build_network(source: str, stamp: int = 0) -> Any:
-    """``CPSAM`` in eval mode with the weights of ``source`` (a file, or ``"random"``).
+def build_network(source: str, stamp: int = 0, device: str = "cpu") -> Any:
+    """``CPSAM`` in eval mode on ``device`` with the weights of ``source`` (a file, or ``"random"``).
 
     Random weights come from a fixed seed, so a saved model that used them rebuilds
     the same network.  Files are loaded strictly (a wrong checkpoint fails loudly) into a
@@ -38,14 +38,14 @@ def build_network(source: str, stamp: int = 0) -> Any:
         with torch.random.fork_rng():
             torch.manual_seed(0)
             net = CPSAM()
-        return net.eval()
+        return net.to(device).eval()
     state = load_state_dict(source)
     with torch.device("meta"):  # no time spent on a random init that is overwritten
         net = CPSAM()
     net.load_state_dict(state, strict=True, assign=True)
     if any(t.is_meta for t in (*net.parameters(), *net.buffers())):
         raise RuntimeError(f"{source} left parts of the cellpose network uninitialised")
-    return net.eval()
+    return net.to(device).eval()
 
 
 def forward(net: Any, x: Any, precision: str = "float32") -> tuple[Any, Any]:

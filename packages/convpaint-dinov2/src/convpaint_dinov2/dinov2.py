@@ -28,6 +28,8 @@ class DinoV2(ViTExtractor):
         None: the Hugging Face cache (``timm/<arch>.lvd142m``, downloaded when online);
         a path: a ``.safetensors`` or ``torch.save`` state dict (timm or original DINOv2
         keys); ``"random"``: an untrained network with a fixed seed (tests only).
+    device : str
+        "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:N" or "mps".
     """
 
     name = "dinov2"
@@ -37,13 +39,18 @@ class DinoV2(ViTExtractor):
     tile_size = 518  # 37 x 37 patches, DINOv2's own training resolution
     sizes: ClassVar[tuple[str, ...]] = tuple(SIZES)
 
-    def __init__(self, size: str = "small", weights: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        size: str = "small",
+        weights: str | os.PathLike[str] | None = None,
+        device: str = "auto",
+    ) -> None:
         if size not in SIZES:
             raise ValueError(f"dinov2 size must be one of {', '.join(SIZES)}; got {size!r}")
         self.size = size
         self.n_features = SIZES[size][1]
         self.hub_repo = f"timm/{SIZES[size][0]}.{TAG}"  # type: ignore[misc]
-        super().__init__(weights)
+        super().__init__(weights, device)
 
     def timm_spec(self) -> tuple[str, dict[str, Any]]:
         return SIZES[self.size][0], {"dynamic_img_size": True, "num_classes": 0}

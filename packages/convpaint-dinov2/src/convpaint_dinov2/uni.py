@@ -16,6 +16,8 @@ class UNI(ViTExtractor):
         None: the Hugging Face cache of ``MahmoodLab/UNI`` (accept the licence on the hub,
         then ``hf download MahmoodLab/UNI``); a path: the ``pytorch_model.bin`` or a
         ``.safetensors`` state dict; ``"random"``: an untrained network (tests only).
+    device : str
+        "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:N" or "mps".
     """
 
     name = "uni"

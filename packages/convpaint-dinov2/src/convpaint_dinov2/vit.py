@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from convpaint import FeatureExtractor
+from convpaint.devices import AUTO, resolve_device
 
 from .weights import explicit_file, find_hub_file, load_state_dict
 
@@ -28,7 +29,9 @@ class ViTExtractor(FeatureExtractor):
     """Base class: a timm ViT whose weights come from the hub cache, a file, or ``"random"``.
 
     Subclasses set ``hub_repo``, ``hub_files``, ``patch_size`` and implement
-    :meth:`timm_spec`.
+    :meth:`timm_spec`.  ``device`` ("auto": CUDA when available, else CPU; "cpu",
+    "cuda", "cuda:N", "mps") is where the network runs; it is not stored in
+    :meth:`get_options`, so a loaded model uses "auto".
     """
 
     n_input_channels = 3
@@ -38,9 +41,11 @@ class ViTExtractor(FeatureExtractor):
     hub_repo: ClassVar[str] = ""
     hub_files: ClassVar[tuple[str, ...]] = ("model.safetensors", "pytorch_model.bin")
 
-    def __init__(self, weights: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = AUTO) -> None:
         super().__init__()
         self._net: Any = None
+        self.device = str(device)
+        self._device = resolve_device(device)
         self.weights = None if weights is None else os.fspath(weights)
         if self.weights == RANDOM:
             warnings.warn(
@@ -66,10 +71,11 @@ class ViTExtractor(FeatureExtractor):
             name, kwargs = self.timm_spec()
             key = tuple(sorted(kwargs.items()))
             if self.weights_file is None:
-                self._net = build_network(name, key, RANDOM, 0)
+                self._net = build_network(name, key, RANDOM, 0, str(self._device))
             else:
                 stamp = self.weights_file.stat().st_mtime_ns  # a rewritten file is reloaded
-                self._net = build_network(name, key, str(self.weights_file), stamp)
+                source = str(self.weights_file)
+                self._net = build_network(name, key, source, stamp, str(self._device))
         return self._net
 
     def extract(self, plane: np.ndarray) -> np.ndarray:
@@ -79,17 +85,19 @@ class ViTExtractor(FeatureExtractor):
         _, h, w = plane.shape
         x = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))[None]
         with torch.inference_mode():
-            tokens = net.forward_features(x)[0, net.num_prefix_tokens :]
+            tokens = net.forward_features(x.to(self._device))[0, net.num_prefix_tokens :]
         grid = tokens.reshape(h // self.patch_size, w // self.patch_size, -1)
-        return grid.permute(2, 0, 1).float().numpy()
+        return grid.permute(2, 0, 1).float().cpu().numpy()
 
     def get_options(self) -> dict[str, Any]:
         return {"weights": self.weights}
 
 
 @lru_cache(maxsize=2)
-def build_network(name: str, kwargs: tuple[tuple[str, Any], ...], source: str, stamp: int) -> Any:
-    """A timm ViT in eval mode with the weights of ``source`` (a file, or ``"random"``).
+def build_network(
+    name: str, kwargs: tuple[tuple[str, Any], ...], source: str, stamp: int, device: str = "cpu"
+) -> Any:
+    """A timm ViT in eval mode on ``device`` with the weights of ``source`` (a file, or ``"random"``).
 
     Random weights are drawn from a fixed seed so that a saved model that used them
     rebuilds the same network.  Files are loaded strictly into a network built on the
@@ -103,11 +111,11 @@ def build_network(name: str, kwargs: tuple[tuple[str, Any], ...], source: str, s
         with torch.random.fork_rng():
             torch.manual_seed(0)
             net = timm.create_model(name, pretrained=False, **dict(kwargs))
-        return net.eval()
+        return net.to(device).eval()
     with torch.device("meta"):  # no time spent on a random init that is overwritten
         net = timm.create_model(name, pretrained=False, **dict(kwargs))
     state = checkpoint_filter_fn(load_state_dict(source), net)
     net.load_state_dict(state, strict=True, assign=True)
     if any(t.is_meta for t in (*net.parameters(), *net.buffers())):
         raise RuntimeError(f"{source} left parts of the {name} network uninitialised")
-    return net.eval()
+    return net.to(device).eval()

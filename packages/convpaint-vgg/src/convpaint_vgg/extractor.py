@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from convpaint import FeatureExtractor
+from convpaint.devices import resolve_device
 
 from .network import (
     CONV_LAYERS,
@@ -46,8 +47,9 @@ class VGG16Features(FeatureExtractor):
         None: ``vgg16-397923af.pth`` in the torch hub cache (``torch.hub.get_dir()``,
         honours ``TORCH_HOME``); a path: a .pth or .safetensors state dict of
         ``vgg16`` or ``vgg16().features``; "random": seeded random init (tests only).
-    device : str, default "cpu"
-        "cpu", "cuda", "cuda:N" or "auto" (CUDA when available).
+    device : str, default "auto"
+        "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:N" or "mps".
+        Not stored in :meth:`get_options` (a loaded model uses "auto").
     download : bool, default False
         With ``weights=None``: download the checkpoint into the hub cache if missing.
         Never stored in :meth:`get_options`.
@@ -66,7 +68,7 @@ class VGG16Features(FeatureExtractor):
         self,
         layers: int | Iterable[int] = (0,),
         weights: str | os.PathLike[str] | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         download: bool = False,
     ) -> None:
         self.layers: list[int] = validate_layers(layers)
@@ -76,7 +78,7 @@ class VGG16Features(FeatureExtractor):
         if download and self.weights is not None:
             raise ValueError("download=True only applies to weights=None (the torch hub cache)")
         self.device: str = str(device)
-        self._device = _resolve_device(self.device)
+        self._device = resolve_device(self.device)
         last = self.layers[-1]
         self.padding = halo(self.layers)
         self.alignment = 2 ** CONV_LAYERS[last].n_pools
@@ -152,18 +154,4 @@ class VGG16Features(FeatureExtractor):
         return out
 
     def get_options(self) -> dict[str, Any]:
-        return {"layers": list(self.layers), "weights": self.weights, "device": self.device}
-
-
-def _resolve_device(device: str) -> torch.device:
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"invalid device {device!r}: use 'cpu', 'cuda' or 'auto'") from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available; use 'cpu'")
-    return resolved
+        return {"layers": list(self.layers), "weights": self.weights}
