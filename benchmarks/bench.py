@@ -56,7 +56,7 @@ def feature_pass(model, image) -> int:
 
     canon, _ = model._prepare(image, None)
     grid = TileGrid(canon.shape[-2:], model._tile(training=False), model.pipeline.halo)
-    features = model._tile_features(grid, store=False)
+    features = model._tile_features(grid, canon.dtype, store=False)
     n = 0
     for _, feats in map_features(features, model._units(canon), grid, model._workers_for(grid)):
         n = feats.shape[0]

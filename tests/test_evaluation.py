@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -307,3 +308,22 @@ def test_real_dsb_raw(tmp_path: Path) -> None:
     rows = read_rows(csv_path)
     assert [r["modality"] for r in rows] == ["fluorescence_gray", "HE_histology_rgb"]
     assert all(not r["error"] and float(r["miou"]) > 0.5 for r in rows)
+
+
+def test_evaluate_without_matplotlib_writes_csv_and_summary(
+    dataset_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    for name in ("matplotlib", "matplotlib.pyplot"):
+        monkeypatch.setitem(sys.modules, name, None)  # import matplotlib -> ImportError
+    parser = argparse.ArgumentParser(prog="convpaint")
+    add_parser(parser.add_subparsers(dest="command"))
+    out = tmp_path / "noplot"
+    args = parser.parse_args(
+        ["evaluate", str(dataset_dir), "-e", "raw", "--coverage", "2", "-o", str(out)]
+        + ["--modality", "gray:1", "--no-progress"]
+    )
+    assert args.func(args) == 0
+    assert (out / "results.csv").is_file() and (out / "summary.md").is_file()
+    assert not (out / "miou_vs_coverage.png").exists()
+    hint = [line for line in capsys.readouterr().out.splitlines() if line.startswith("plot:")]
+    assert len(hint) == 1 and "matplotlib" in hint[0] and "convpaint-core[plot]" in hint[0]

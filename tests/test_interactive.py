@@ -262,3 +262,39 @@ def test_coarse_to_fine_is_saved(blobs, tmp_path):
     loaded = convpaint.load_model(path)
     assert loaded.coarse_to_fine == 2
     assert np.array_equal(loaded.segment(image), model.segment(image))
+
+
+def test_threads_with_different_dtypes_do_not_share_the_intensity_range(blobs):
+    """The ImageNet path scales by the input dtype's range: per call, not per model."""
+    require("vgg16")
+    image, _, scribbles = blobs
+    rgb = np.stack([image, image, image], axis=-1)
+    as_uint8 = (rgb * 255).astype(np.uint8)
+    model = convpaint.ConvpaintModel("vgg16", weights="random", normalize="none", n_estimators=5)
+    model.train(rgb, scribbles)
+    expected = {k: model.predict_proba(x) for k, x in (("f", rgb), ("u", as_uint8))}
+    results = {}
+
+    def run(key, x):
+        for i in range(3):
+            results[key, i] = model.predict_proba(x)
+
+    threads = [threading.Thread(target=run, args=a) for a in (("f", rgb), ("u", as_uint8))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(np.array_equal(v, expected[k]) for (k, _), v in results.items())
+    with pytest.raises(TypeError, match="callback must be callable"):
+        model.segment(rgb, callback=5)
+
+
+def test_train_reports_progress_and_load_restores_seed(blobs, tmp_path):
+    image, _, scribbles = blobs
+    steps = []
+    model = convpaint.ConvpaintModel("sobel", n_estimators=5, seed=7, tile_size=32)
+    model.train(image, scribbles, callback=lambda done, total: steps.append((done, total)))
+    assert steps and steps[-1][0] == steps[-1][1] == len(steps) == len(_touched(scribbles))
+    assert convpaint.load_model(model.save(tmp_path / "m.npz")).seed == 7
+    with pytest.raises(TypeError, match="callback must be callable"):
+        model.train(image, scribbles, callback="no")

@@ -5,6 +5,9 @@ Data path: image -> :mod:`~convpaint.axes` / :mod:`~convpaint.normalize` ->
 -> :mod:`~convpaint.classifier` -> labels.
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from .cancel import Cancelled
 from .extractor import FeatureExtractor
 from .hookspecs import hookimpl, hookspec
@@ -16,7 +19,10 @@ from .registry import (
     list_extractors,
 )
 
-__version__ = "0.1.0"
+try:
+    __version__ = _version("convpaint-core")  # the one version of all packages: VERSION
+except PackageNotFoundError:  # a source tree on sys.path
+    __version__ = "0+unknown"
 
 __all__ = [
     "Cancelled",
@@ -25,6 +31,7 @@ __all__ = [
     "ExtractorNotFoundError",
     "ExtractorSpec",
     "FeatureExtractor",
+    "InsufficientMemoryError",
     "get_extractor",
     "hookimpl",
     "hookspec",
@@ -39,6 +46,10 @@ def __getattr__(name: str):
         from .model import ConvpaintModel
 
         return ConvpaintModel
+    if name == "InsufficientMemoryError":
+        from .memory import InsufficientMemoryError
+
+        return InsufficientMemoryError
     if name == "load_model":
         from .model_file import load_model
 

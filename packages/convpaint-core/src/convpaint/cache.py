@@ -18,7 +18,7 @@ from functools import cached_property
 
 import numpy as np
 
-DEFAULT_CACHE_BYTES = 512 * 2**20
+DEFAULT_CACHE_BYTES = 1024 * 2**20
 
 
 class FeatureCache:
@@ -105,7 +105,16 @@ class TileFeatures:
     predictions larger than the cache).
     """
 
-    def __init__(self, pipeline, grid, cache: FeatureCache | None, config: str, store: bool = True):
+    def __init__(
+        self,
+        pipeline,
+        grid,
+        cache: FeatureCache | None,
+        config: str,
+        store: bool = True,
+        full_scale: float = 1.0,
+    ):
+        self.full_scale = full_scale
         self.pipeline = pipeline
         self.grid = grid
         self.margin = grid.halo - pipeline.halo
@@ -132,4 +141,4 @@ class TileFeatures:
         return feats[..., m : feats.shape[-2] - m, m : feats.shape[-1] - m] if m else feats
 
     def compute(self, unit: Unit, tile) -> np.ndarray:
-        return self.pipeline.block_features(self.grid.block(unit.data, tile))
+        return self.pipeline.block_features(self.grid.block(unit.data, tile), self.full_scale)

@@ -32,6 +32,35 @@ def _ints(text: str | None) -> tuple[int, ...] | None:
         raise ValueError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def _read(path: str, level: int = 0, lazy: bool = False):
+    """(array, axes or None, scale, units): zarr/OME-Zarr always lazily, TIFF lazily when
+    ``lazy`` (tifffile's zarr view), anything else in memory."""
+    from .io import read_image
+    from .ome import is_zarr_path, open_tiff, open_zarr
+
+    if is_zarr_path(path):
+        img = open_zarr(path, level)
+    elif lazy and Path(path).suffix.lower() in (".tif", ".tiff"):
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no such file: {path}")
+        img = open_tiff(path, level)
+    else:
+        return read_image(path), None, {}, {}
+    return img.array, img.axes, img.scale, img.units
+
+
+def _scheduler(address: str | None):
+    if not address:
+        return None
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ImportError(
+            '--scheduler needs dask.distributed: pip install "convpaint-core[distributed]"'
+        ) from None
+    return Client(address)
+
+
 def cmd_extractors(args: argparse.Namespace) -> int:
     from .registry import get_registry
 
@@ -46,15 +75,16 @@ def cmd_extractors(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .io import read_image
     from .model import ConvpaintModel
 
     if len(args.images) != len(args.annotations):
         raise ValueError(
             f"{len(args.images)} image(s) but {len(args.annotations)} annotation file(s)"
         )
-    images = [read_image(p) for p in args.images]
-    labels = [read_image(p) for p in args.annotations]
+    read = [_read(p, args.level) for p in args.images]
+    images = [r[0] for r in read]
+    labels = [_read(p, args.level)[0] for p in args.annotations]
+    axes = args.axes or next((r[1] for r in read if r[1]), None)
     model = ConvpaintModel(
         extractor=args.extractor,
         scalings=_ints(args.scalings),
@@ -63,7 +93,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         **_parse_options(args.option),
     )
-    model.train(images, labels, axes=args.axes)
+    model.train(images, labels, axes=axes)
     model.save(args.output)
     print(
         f"saved {args.output} (extractor {model.extractor.name}, classes {model.classes_.tolist()})"
@@ -72,28 +102,59 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
-    from .io import read_image, write_image
+    from .io import write_image
     from .model_file import load_model
+    from .ome import is_zarr_path
 
     model = load_model(args.model)
     model.progress = not args.quiet
     out = Path(args.output)
-    several = len(args.images) > 1 or out.is_dir() or not out.suffix
+    to_zarr = out.suffix.lower() == ".zarr" or is_zarr_path(out)
+    several = len(args.images) > 1 or (not to_zarr and (out.is_dir() or not out.suffix))
     kind = "proba" if args.proba else "labels"
-    targets = [out / f"{Path(p).stem}_{kind}.tif" for p in args.images] if several else [out]
+    ext = ".ome.zarr" if to_zarr else ".tif"
+    targets = [out / f"{_stem(p)}_{kind}{ext}" for p in args.images] if several else [out]
     for src in args.images:  # check inputs before writing anything
-        if not Path(src).is_file():
+        if not Path(src).exists():
             raise FileNotFoundError(f"no such file: {src}")
-    for src, dst in zip(args.images, targets, strict=True):
-        image = read_image(src)
-        result = (
-            model.predict_proba(image, axes=args.axes)
-            if args.proba
-            else model.segment(image, axes=args.axes)
-        )
-        write_image(dst, result)
-        print(f"{src} -> {dst}")
+    scheduler = _scheduler(args.scheduler)
+    try:
+        for src, dst in zip(args.images, targets, strict=True):
+            image, axes, scale, units = _read(src, args.level, lazy=to_zarr)
+            axes = args.axes or axes
+            if to_zarr:  # streamed block by block; a rerun resumes
+                from .stream import write_prediction
+
+                what = ("labels", "proba") if args.proba else ("labels",)
+                write_prediction(
+                    model,
+                    image,
+                    dst,
+                    axes,
+                    scheduler=scheduler,
+                    what=what,
+                    scale=scale,
+                    units=units,
+                )
+            else:
+                fn = model.predict_proba if args.proba else model.segment
+                result = fn(image, axes=axes, scheduler=scheduler)
+                if hasattr(result, "compute"):  # a lazy input: computed block by block
+                    result = result.compute(scheduler=scheduler)
+                write_image(dst, result)
+            print(f"{src} -> {dst}")
+    finally:
+        if scheduler is not None:
+            scheduler.close()
     return 0
+
+
+def _stem(path: str) -> str:
+    name = Path(path).name
+    for suffix in (".ome.zarr", ".zarr", ".ome.tif", ".ome.tiff"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(path).stem
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -124,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="extractor option")
     p.add_argument("--scalings", help="pyramid scalings, e.g. 1,2,4")
     p.add_argument("--normalize", default="image", choices=["image", "stack", "none"])
-    p.add_argument("--axes", help="e.g. ZYX, TYX, CYX")
+    p.add_argument("--axes", help="e.g. ZYX, TYX, CYX (default: from OME-Zarr/TIFF metadata)")
+    p.add_argument("--level", type=int, default=0, help="OME-Zarr/TIFF pyramid level")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=cmd_train)
@@ -133,10 +195,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument(
-        "--output", "-o", required=True, metavar="OUT", help="file (one image) or folder"
+        "--output",
+        "-o",
+        required=True,
+        metavar="OUT",
+        help="file (one image), folder, or a .zarr/.ome.zarr store (streamed, resumable)",
     )
-    p.add_argument("--proba", action="store_true", help="write class probabilities")
-    p.add_argument("--axes")
+    p.add_argument(
+        "--proba",
+        action="store_true",
+        help="write class probabilities (with a zarr output: labels and probabilities)",
+    )
+    p.add_argument("--axes", help="e.g. TZYX (default: from OME-Zarr/TIFF metadata)")
+    p.add_argument("--level", type=int, default=0, help="OME-Zarr/TIFF pyramid level to read")
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS", help="dask.distributed scheduler, e.g. tcp://host:8786"
+    )
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=cmd_segment)
 
@@ -155,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .memory import InsufficientMemoryError
     from .model_file import ModelFileError
     from .registry import ExtractorConflictError, ExtractorNotFoundError
 
@@ -169,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         ModelFileError,
         ExtractorNotFoundError,
         ExtractorConflictError,
+        InsufficientMemoryError,
         OSError,
     ) as exc:
         print(f"convpaint: error: {exc}", file=sys.stderr)

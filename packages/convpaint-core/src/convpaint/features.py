@@ -19,6 +19,7 @@ from .extractor import FeatureExtractor
 from .normalize import imagenet
 from .pyramid import downscale, upsample_into
 from .tiling import round_up
+from .volume import extract_volume_at_scale, xy_crop
 
 
 @dataclass(frozen=True)
@@ -75,14 +76,22 @@ class FeaturePipeline:
         ]
         self.align = math.lcm(*(s * p.unit for p in self.parts for s in p.scalings))
         self.halo = round_up(max(p.halo for p in self.parts), self.align)
-        self.full_scale = 1.0  # set by the model from the input dtype (ImageNet path)
+
+    @property
+    def zpad(self) -> int:
+        """Planes of Z context the 3-D extractors get on both ends of a volume."""
+        return max(int(p.extractor.padding) for p in self.parts)
 
     @property
     def supports_volume(self) -> bool:
         return all(p.extractor.supports_volume for p in self.parts)
 
-    def block_features(self, block: np.ndarray) -> np.ndarray:
-        """Features of the interior of a (C, H, W) or, for volumes, (C, Z, H, W) block."""
+    def block_features(self, block: np.ndarray, full_scale: float = 1.0) -> np.ndarray:
+        """Features of the interior of a (C, H, W) or, for volumes, (C, Z, H, W) block.
+
+        ``full_scale`` is the input dtype's range (ImageNet statistics of RGB
+        extractors with ``normalize="none"``).
+        """
         h = self.halo
         *_, ny, nx = block.shape
         if ny <= 2 * h or nx <= 2 * h:
@@ -94,25 +103,28 @@ class FeaturePipeline:
         ]
         padded = np.pad(block, extra, mode="symmetric") if any(e[1] for e in extra) else block
         # coarse maps first, then each upsampled straight into its slot of the output
-        maps = [m for part in self.parts for m in self._part_features(part, padded)]
+        maps = [m for part in self.parts for m in self._part_features(part, padded, full_scale)]
         lead = padded.shape[1:-2]
         out = np.empty(
-            (sum(f.shape[0] for f, _ in maps), *lead, ny - 2 * h, nx - 2 * h), np.float32
+            (sum(f.shape[0] for f, _, _ in maps), *lead, ny - 2 * h, nx - 2 * h), np.float32
         )
         start = 0
-        for f, factor in maps:
-            upsample_into(f, factor, (h, h), out[start : start + f.shape[0]])
+        for f, factor, crop in maps:
+            at = h - crop * factor  # volumes come cropped (convpaint.volume)
+            upsample_into(f, factor, (at, at), out[start : start + f.shape[0]])
             start += f.shape[0]
         return out
 
-    def _part_features(self, part: Part, block: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    def _part_features(
+        self, part: Part, block: np.ndarray, full_scale: float
+    ) -> list[tuple[np.ndarray, int, int]]:
         ex = part.extractor
         wanted = int(ex.n_input_channels)
         maps = []
         for group in channel_groups(block.shape[0], wanted):
             inp = block[group]
             if ex.rgb and self.normalize == "none" and wanted == 3:
-                inp = imagenet(inp, self.full_scale)
+                inp = imagenet(inp, full_scale)
             inp = np.ascontiguousarray(inp, dtype=np.float32)
             for s in part.scalings:
                 maps.append(self._extract_at_scale(ex, inp, s))
@@ -120,21 +132,21 @@ class FeaturePipeline:
 
     def _extract_at_scale(
         self, ex: FeatureExtractor, inp: np.ndarray, scale: int
-    ) -> tuple[np.ndarray, int]:
-        """Features at the scale's own resolution and the factor back to pixels."""
+    ) -> tuple[np.ndarray, int, int]:
+        """Features at the scale's own resolution, the factor back to pixels and the coarse
+        pixels cropped from each XY side."""
         small = downscale(inp, scale)
-        if small.ndim == 4:  # (C, Z, H, W): true 3-D features, Z padded by the halo
-            zpad = int(ex.padding)
-            padded = np.pad(small, [(0, 0), (zpad, zpad), (0, 0), (0, 0)], mode="symmetric")
-            f = np.asarray(ex.extract_volume(padded), dtype=np.float32)
-            f = f[:, zpad : zpad + small.shape[1]]
+        factor = scale * int(ex.patch_size)
+        crop = 0
+        if small.ndim == 4:  # (C, Z, H, W): true 3-D features, slab by slab, halos cropped
+            crop = xy_crop(self.halo, factor)
+            f = extract_volume_at_scale(ex, small, crop)
         else:
             f = np.asarray(ex.extract(small), dtype=np.float32)
-        factor = scale * int(ex.patch_size)
-        expected = (small.shape[-2] // int(ex.patch_size), small.shape[-1] // int(ex.patch_size))
+        expected = tuple(n // int(ex.patch_size) - 2 * crop for n in small.shape[-2:])
         if f.ndim != small.ndim or f.shape[-2:] != expected:
             raise RuntimeError(
                 f"extractor {ex.name!r} returned features of shape {f.shape} for input "
                 f"{small.shape}; expected (F, ...{expected})"
             )
-        return f, factor
+        return f, factor, crop

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from . import __version__, lazy
 from .axes import (
     AxesError,
     Layout,
@@ -30,13 +30,16 @@ from .classifier import check_classifier, check_training_labels, default_classif
 from .combine import ConcatExtractor
 from .extractor import FeatureExtractor
 from .features import FeaturePipeline
+from .memory import check_prediction, check_training, features_per_pixel
 from .normalize import check_finite, check_mode, intensity_range, normalize
 from .parallel import default_workers
 from .prediction import map_features, predict_tiles, tile_jobs
+from .projections import check_projections, check_z_scale, with_projections
 from .region import parse_region
 from .registry import get_extractor, get_registry
-from .tiling import TileGrid, round_up
+from .tiling import TileGrid, check_positive, round_up
 from .training import collect_samples
+from .volume import tile_bytes, volume_tile
 
 TRAIN_TILE = 256
 MAX_TILE = 2048
@@ -64,19 +67,27 @@ class ConvpaintModel:
         Edge of tiles in pixels. Default: the extractor's choice, else 256 px for
         training crops and, for prediction, the edge at which one tile's features
         take ~64 MiB (535 px for 56 features, 296 px for 192).
+        Volumetric tiles hold every Z plane: their edge is the largest (at least 32 px)
+        whose (Z, tile, tile) features and 3-D filter working set take ~384 MiB
+        (:mod:`convpaint.volume`).
     volumetric : bool, default False
         Featurise Z stacks as volumes (extractors with 3-D filters) instead of per plane.
     progress : bool, optional
         Show progress bars (default: only on a terminal).
     workers : int, optional
         Tiles processed in parallel threads (default: CPU count, at most 4).
-    cache_bytes : int, default 512 MiB
+    cache_bytes : int, default 1 GiB
         Budget of the feature cache (:attr:`feature_cache`, least recently used
         tiles evicted first; 0 disables it).  Training stores the features of the
         tiles it computes, so training again on the same pixels (recognised by a
         content hash) with more or fewer scribbles only featurises tiles touched by
         new scribbles.  Predictions whose features fit the budget store and reuse
         them too (interactive re-segmentation of a plane or field of view).
+    projections : tuple of {"xy", "xz", "yz"}, default ("xy",)
+        Plane families of a Z stack that the (2-D) extractor featurises; more than
+        ``("xy",)`` featurises volumes and concatenates the families' features per
+        voxel (:mod:`convpaint.projections`).  ``z_scale`` (Z step / pixel size)
+        resamples Z for the xz and yz planes of anisotropic stacks.
     coarse_to_fine : int, default 4
         Prediction classifies every ``coarse_to_fine``-th pixel (in Y and X) first and
         then only the pixels whose neighbourhood is not unanimous and confident
@@ -101,12 +112,18 @@ class ConvpaintModel:
         workers: int | None = None,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         coarse_to_fine: int = COARSE_TO_FINE,
+        projections: Sequence[str] = ("xy",),
+        z_scale: float = 1.0,
         **extractor_options: Any,
     ) -> None:
         self.extractor = get_extractor(extractor, **extractor_options)
         self.scalings = tuple(scalings) if scalings is not None else None
         self.normalize = check_mode(normalize)
-        self.pipeline = FeaturePipeline(self.extractor, self.scalings, self.normalize)
+        self.projections = check_projections(projections)  # xz/yz: volumes (convpaint.projections)
+        self.z_scale = check_z_scale(z_scale)
+        volumetric = volumetric or self.projections != ("xy",)
+        wrapped = with_projections(self.extractor, self.projections, self.z_scale)
+        self.pipeline = FeaturePipeline(wrapped, self.scalings, self.normalize)
         self.classifier = check_classifier(
             classifier
             if classifier is not None
@@ -116,9 +133,9 @@ class ConvpaintModel:
         self.volumetric = bool(volumetric)
         if self.volumetric and not self.pipeline.supports_volume:
             raise ValueError(f"extractor {self.extractor.name!r} has no 3-D (volumetric) mode")
-        self.tile_size = tile_size
+        self.tile_size = check_positive("tile_size", tile_size, optional=True)
         self.progress = progress
-        self.workers = default_workers() if workers is None else max(1, int(workers))
+        self.workers = default_workers() if workers is None else check_positive("workers", workers)
         self.feature_cache = FeatureCache(cache_bytes)
         if int(coarse_to_fine) != coarse_to_fine or coarse_to_fine < 1:
             raise ValueError(f"coarse_to_fine must be a positive integer, got {coarse_to_fine!r}")
@@ -129,12 +146,24 @@ class ConvpaintModel:
         self.axes_: str | None = None
 
     # -- tiles ---------------------------------------------------------------------------
-    def _tile(self, training: bool) -> int:
+    def _tile(self, training: bool, depth: int = 1) -> int:
+        """Tile edge; volumetric tiles (all ``depth`` planes) sized by their bytes."""
         preferred = [p.extractor.tile_size for p in self.pipeline.parts if p.extractor.tile_size]
+        largest = TRAIN_TILE if training else MAX_TILE
         if self.tile_size:
             size = int(self.tile_size)
         elif preferred:
             size = max(preferred)  # global-context extractors: train on the prediction grid
+        elif self.volumetric:  # a (Z, tile, tile) block and the 3-D filters' working set
+            size = volume_tile(
+                depth,
+                features_per_pixel(self),
+                self.pipeline.halo,
+                self._margin(),
+                self.pipeline.zpad,
+                self.pipeline.align,
+                largest=largest,
+            )
         elif training:
             size = TRAIN_TILE
         else:  # bound the features held per tile (~TILE_BYTES) whatever their number
@@ -144,11 +173,15 @@ class ConvpaintModel:
             raise ValueError(f"tile_size must be positive, got {size}")
         return round_up(size, self.pipeline.align)
 
-    def _grid(self, shape: tuple[int, int], training: bool) -> TileGrid:
-        """Tiles whose features reach ``coarse_to_fine`` pixels beyond them (see refine)."""
+    def _margin(self) -> int:
         stride = self.coarse_to_fine
-        margin = round_up(stride, self.pipeline.align) if stride > 1 else 0
-        return TileGrid(shape, self._tile(training), self.pipeline.halo + margin)
+        return round_up(stride, self.pipeline.align) if stride > 1 else 0
+
+    def _grid(self, shape: tuple[int, int], training: bool, depth: int = 1) -> TileGrid:
+        """Tiles whose features reach ``coarse_to_fine`` pixels beyond them (see refine);
+        ``depth``: planes of a volumetric unit."""
+        tile = self._tile(training, depth if self.volumetric else 1)
+        return TileGrid(shape, tile, self.pipeline.halo + self._margin())
 
     # -- input checks --------------------------------------------------------------------
     def _prepare(self, image: Any, axes: str | None) -> tuple[np.ndarray, Layout]:
@@ -168,7 +201,6 @@ class ConvpaintModel:
             raise ValueError(
                 f"image has {n_channels} channel(s) but the model was trained on {self.n_channels_}"
             )
-        self.pipeline.full_scale = intensity_range(image.dtype)
         return canon, layout
 
     def _units(
@@ -187,17 +219,20 @@ class ConvpaintModel:
                 )
         return units
 
-    def _tile_features(self, grid: TileGrid, store: bool = True) -> TileFeatures:
+    def _tile_features(self, grid: TileGrid, dtype: np.dtype, store: bool = True) -> TileFeatures:
+        """Features of tiles of ``grid`` for an input of ``dtype`` (its range feeds the
+        ImageNet path; passed along per call, so threads never share it)."""
+        full_scale = intensity_range(dtype)
         config = repr(
             (
                 self._metadata_extractor(),
                 self.scalings,
                 self.normalize,
                 self.volumetric,
-                self.pipeline.full_scale,
+                full_scale,
             )
         )
-        return TileFeatures(self.pipeline, grid, self.feature_cache, config, store)
+        return TileFeatures(self.pipeline, grid, self.feature_cache, config, store, full_scale)
 
     # -- training ------------------------------------------------------------------------
     def train(
@@ -207,15 +242,17 @@ class ConvpaintModel:
         axes: str | None = None,
         *,
         cancel: Any = None,
+        callback: Callable[[int, int], None] | None = None,
     ) -> ConvpaintModel:
         """Fit the classifier on the annotated pixels (0 = unlabelled) of one or more images.
 
         Features of annotated tiles come from :attr:`feature_cache` when the same
         pixels were featurised before.  ``cancel`` (a ``threading.Event`` or a
         callable) stops the call with :class:`convpaint.Cancelled`, leaving the
-        model as it was.
+        model as it was; ``callback(done, total)`` reports the tiles featurised (per image).
         """
         check = cancel_check(cancel)
+        _check_callback(callback)
         images = image if isinstance(image, (list, tuple)) else [image]
         labels = annotations if isinstance(annotations, (list, tuple)) else [annotations]
         if len(images) != len(labels):
@@ -226,7 +263,7 @@ class ConvpaintModel:
         try:
             xs, ys = [], []
             for img, ann in zip(images, labels, strict=True):
-                x, y = self._training_samples(img, ann, axes, check)
+                x, y = self._training_samples(img, ann, axes, check, callback)
                 xs.append(x)
                 ys.append(y)
             y = np.concatenate(ys)
@@ -241,7 +278,11 @@ class ConvpaintModel:
         self.n_features_ = x.shape[1]
         return self
 
-    def _training_samples(self, image: Any, annotations: Any, axes: str | None, check):
+    def _training_samples(
+        self, image: Any, annotations: Any, axes: str | None, check, callback=None
+    ):
+        if lazy.is_lazy(image):  # dask/zarr: only the scribbled tiles are read
+            return lazy.training_samples(self, image, annotations, axes, check)
         canon, layout = self._prepare(image, axes)
         self.n_channels_ = canon.shape[2]
         self.axes_ = layout.axes
@@ -261,27 +302,39 @@ class ConvpaintModel:
         if (ann < 0).any():
             raise ValueError("annotations must be >= 0 (0 = unlabelled)")
         ann = ann.astype(np.int64, copy=False)
-        grid = self._grid(canon.shape[-2:], training=True)
+        check_training(self, canon.shape, ann)  # refuse what cannot fit in memory
+        grid = self._grid(canon.shape[-2:], training=True, depth=canon.shape[1])
         t, z = np.nonzero((ann > 0).any(axis=(2, 3)))
         if t.size == 0:
             raise ValueError("annotations are empty: draw at least one scribble (labels > 0)")
         zsel = slice(None) if self.volumetric else slice(z.min(), z.max() + 1)
         units = self._units(canon, slice(t.min(), t.max() + 1), zsel)
-        features = self._tile_features(grid)
-        return collect_samples(features, units, ann, grid, self.workers, self.progress, check)
+        features = self._tile_features(grid, canon.dtype)
+        workers = self._workers_for(grid, canon.shape[1])
+        return collect_samples(features, units, ann, grid, workers, self.progress, check, callback)
 
     # -- prediction ----------------------------------------------------------------------
     def _check_trained(self) -> None:
         if self.classes_ is None:
             raise RuntimeError("the model is not trained: call train() or load_model() first")
 
-    def _predict(self, image, axes, want_proba, region, cancel, callback):
+    def _predict(self, image, axes, want_proba, region, cancel, callback, out=None, scheduler=None):
         self._check_trained()
+        if out is not None:  # streamed, chunk by chunk, resumable (convpaint.stream)
+            from .stream import write_prediction
+
+            return write_prediction(
+                self, image, out, axes, want_proba, scheduler, cancel, callback, region=region
+            )
+        if lazy.is_lazy(image):  # a dask graph of tiles (convpaint.lazy)
+            return lazy.predict(self, image, axes, want_proba, region, scheduler)
         check = cancel_check(cancel)
+        _check_callback(callback)
         canon, layout = self._prepare(image, axes)
         reg = parse_region(region, layout, canon.shape[:2] + canon.shape[3:])
+        check_prediction(self, canon.shape, reg, want_proba)  # refuse what cannot fit
         units = self._units(canon, reg.t, slice(None) if self.volumetric else reg.z)
-        features = self._prediction_features(canon.shape[-2:], units, reg)
+        features = self._prediction_features(canon.shape[-2:], canon.dtype, units, reg)
         jobs = tile_jobs(units, features.grid, reg)
         n_classes = len(self.classes_)
         if want_proba:
@@ -301,7 +354,7 @@ class ConvpaintModel:
             jobs,
             write,
             self._check_features,
-            self._workers_for(features.grid),
+            self._workers_for(features.grid, canon.shape[1]),
             self.progress,
             check,
             callback,
@@ -310,19 +363,25 @@ class ConvpaintModel:
         lead = 1 if want_proba else 0
         return reg.squeeze(from_canonical_spatial(out, layout, leading=lead), leading=lead)
 
-    def _prediction_features(self, shape, units: list[Unit], reg) -> TileFeatures:
+    def _prediction_features(self, shape, dtype, units: list[Unit], reg) -> TileFeatures:
         """Cache-backed features on the training grid when the region's features fit the
         cache, else large tiles (fewer halo pixels) without caching."""
-        train_grid = self._grid(shape, training=True)
-        n_tiles = len(train_grid.within(reg.rows, reg.cols)) * len(units)
         depth = units[0].data.shape[1] if units[0].data.ndim == 4 else 1
+        train_grid = self._grid(shape, training=True, depth=depth)
+        n_tiles = len(train_grid.within(reg.rows, reg.cols)) * len(units)
         est = 4 * self.n_features_ * n_tiles * depth * train_grid.tile**2
         if self.feature_cache.max_bytes and est <= self.feature_cache.max_bytes:
-            return self._tile_features(train_grid, store=True)
-        return self._tile_features(self._grid(shape, training=False), store=False)
+            return self._tile_features(train_grid, dtype, store=True)
+        return self._tile_features(self._grid(shape, False, depth), dtype, store=False)
 
-    def _workers_for(self, grid: TileGrid) -> int:
-        """Parallel tiles, fewer when one tile's features are large (e.g. 1024-feature ViTs)."""
+    def _workers_for(self, grid: TileGrid, depth: int = 1) -> int:
+        """Parallel tiles, fewer when one tile's features are large (e.g. 1024-feature ViTs,
+        volumetric tiles of ``depth`` planes)."""
+        if self.volumetric:
+            p = self.pipeline
+            n = features_per_pixel(self)
+            block_bytes = tile_bytes(grid.tile, depth, n, p.halo, self._margin(), p.zpad)
+            return max(1, min(self.workers, PARALLEL_BYTES // block_bytes))
         if not self.n_features_:
             return self.workers
         block_bytes = 4 * self.n_features_ * (grid.tile + 2 * grid.halo) ** 2
@@ -343,13 +402,15 @@ class ConvpaintModel:
         region: Any = None,
         cancel: Any = None,
         callback: Callable[[int, int], None] | None = None,
-    ) -> np.ndarray:
+        out: Any = None,
+        scheduler: Any = None,
+    ) -> Any:
         """Class probabilities, shape (n_classes, *spatial shape of image).
 
         ``region``, ``cancel`` and ``callback`` as in :meth:`segment`; the result
         equals ``predict_proba(image)[(slice(None), *region)]``.
         """
-        return self._predict(image, axes, True, region, cancel, callback)
+        return self._predict(image, axes, True, region, cancel, callback, out, scheduler)
 
     def segment(
         self,
@@ -359,7 +420,9 @@ class ConvpaintModel:
         region: Any = None,
         cancel: Any = None,
         callback: Callable[[int, int], None] | None = None,
-    ) -> np.ndarray:
+        out: Any = None,
+        scheduler: Any = None,
+    ) -> Any:
         """Label image with the image's spatial shape and the annotation's class values.
 
         Parameters
@@ -374,14 +437,23 @@ class ConvpaintModel:
             and returns nothing.
         callback : callable, optional
             ``callback(done, total)`` after each tile, in the calling thread.
+        out : str, path or zarr group, optional
+            Write the result chunk by chunk into this zarr/OME-Zarr store instead of
+            returning it; an interrupted run resumes (:mod:`convpaint.stream`).
+        scheduler : optional
+            Dask scheduler for lazy inputs and ``out=``: ``"threads"`` (default),
+            ``"synchronous"`` or a ``dask.distributed.Client``.
+
+        A dask or zarr ``image`` without ``out`` gives a dask array (:mod:`convpaint.lazy`).
         """
-        return self._predict(image, axes, False, region, cancel, callback)
+        return self._predict(image, axes, False, region, cancel, callback, out, scheduler)
 
     def compute_features(self, image: Any, axes: str | None = None) -> np.ndarray:
         """All features, shape (n_features, *spatial shape); for inspection and benchmarks."""
         canon, layout = self._prepare(image, axes)
-        grid = TileGrid(canon.shape[-2:], self._tile(training=False), self.pipeline.halo)
-        features = self._tile_features(grid, store=False)
+        tile = self._tile(False, canon.shape[1])
+        grid = TileGrid(canon.shape[-2:], tile, self.pipeline.halo)
+        features = self._tile_features(grid, canon.dtype, store=False)
         out = None
         for where, feats in map_features(features, self._units(canon), grid):
             if out is None:
@@ -424,6 +496,8 @@ class ConvpaintModel:
             "scalings": list(self.scalings) if self.scalings else None,
             "normalize": self.normalize,
             "volumetric": self.volumetric,
+            "projections": list(self.projections),
+            "z_scale": self.z_scale,
             "tile_size": self.tile_size,
             "coarse_to_fine": self.coarse_to_fine,
             "n_channels": self.n_channels_,
@@ -441,3 +515,8 @@ def _label_dtype(classes: np.ndarray) -> np.dtype:
     return np.result_type(
         np.min_scalar_type(int(classes.max())), np.min_scalar_type(int(classes.min()))
     )
+
+
+def _check_callback(callback: Any) -> None:
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable as callback(done, total), got {callback!r}")

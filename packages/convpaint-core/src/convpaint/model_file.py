@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .archive import ArchiveError, read_npz
+from .io import publish, temp_beside
 
 FORMAT = "convpaint-model"
 VERSION = 1
@@ -62,12 +63,11 @@ def save_model(path: str | os.PathLike, meta: dict[str, Any], classifier: Any) -
     clf_meta, arrays = _forest_arrays(classifier)
     doc = {"format": FORMAT, "version": VERSION, **meta, "classifier": clf_meta}
     payload = np.frombuffer(json.dumps(doc).encode("utf-8"), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_beside(path, ".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez_compressed(fh, meta=payload, **arrays)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -80,15 +80,14 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict[str, Any], Any]:
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        data = read_npz(path)  # bounded: no decompression bombs, no lying array headers
+    except (OSError, ArchiveError) as exc:
         raise ModelFileError(f"{path} is not a readable convpaint model file ({exc})") from None
     if "meta" not in data:
         raise ModelFileError(f"{path} is not a convpaint model file (no metadata)")
     try:
         meta = json.loads(data.pop("meta").tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, 5000-digit ints, deep nesting
         raise ModelFileError(f"{path}: corrupt metadata ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a convpaint model file")
@@ -100,7 +99,7 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict[str, Any], Any]:
         clf = _rebuild_forest(meta["classifier"], data)
     except ModelFileError as exc:
         raise ModelFileError(f"{path}: {exc}") from None
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError, AttributeError) as exc:
         raise ModelFileError(
             f"{path}: corrupt classifier data ({type(exc).__name__}: {exc})"
         ) from None
@@ -188,14 +187,19 @@ def load_model(path: str | os.PathLike) -> Any:
     try:
         ex = meta["extractor"]
         names, options, packages = ex["names"], ex["options"], ex.get("packages", {})
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             raise TypeError("extractor names")
+        if not isinstance(options, dict) or not isinstance(packages, dict):
+            raise TypeError("extractor options and packages must be mappings")
+        for key, kind in (("n_channels", int), ("n_features", int), ("axes", str)):
+            if meta.get(key) is not None and type(meta[key]) is not kind:
+                raise TypeError(f"{key} must be {kind.__name__}, got {meta[key]!r}")
         classes = np.asarray(meta["classes"])
         scalings = meta.get("scalings")
         stride = meta.get("coarse_to_fine", 1)  # files before 0.2: every pixel
         if type(stride) is not int or stride < 1:
             raise TypeError(f"coarse_to_fine must be a positive integer, got {stride!r}")
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise ModelFileError(f"{path}: corrupt metadata ({exc})") from None
     try:
         parts = names[0] if len(names) == 1 else names
@@ -208,6 +212,8 @@ def load_model(path: str | os.PathLike) -> Any:
             volumetric=bool(meta.get("volumetric", False)),
             tile_size=meta.get("tile_size"),
             coarse_to_fine=stride,
+            projections=meta.get("projections") or ("xy",),  # older files: xy planes
+            z_scale=meta.get("z_scale", 1.0),
             **kwargs,
         )
     except ExtractorNotFoundError:
@@ -219,9 +225,14 @@ def load_model(path: str | os.PathLike) -> Any:
             f"{path} needs the extractor(s) {', '.join(missing)}: install {pkgs} "
             f"(e.g. pip install {' '.join(packages.get(n) or n for n in missing)})"
         ) from None
+    except (TypeError, ValueError, OverflowError) as exc:  # settings this convpaint refuses
+        raise ModelFileError(f"{path}: invalid model settings ({exc})") from None
     if not np.array_equal(classes, clf.classes_):
         raise ModelFileError(f"{path}: class list does not match the classifier")
     model.classes_ = classes
+    seed = getattr(clf, "random_state", None)
+    if type(seed) is int:  # the forest's seed is the model's
+        model.seed = seed
     model.n_channels_ = meta.get("n_channels")
     model.axes_ = meta.get("axes")
     model.n_features_ = meta.get("n_features")

@@ -18,6 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def check_positive(name: str, value: object, optional: bool = False) -> int | None:
+    """``value`` as a positive int (None allowed when ``optional``), else a clear error."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def round_up(value: int, multiple: int) -> int:
     return int(math.ceil(value / multiple) * multiple)
 

@@ -20,6 +20,7 @@ def collect_samples(
     workers: int = 1,
     progress: bool | None = None,
     check: Callable[[], None] = lambda: None,
+    callback: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(n_samples, n_features) features and labels of every annotated pixel.
 
@@ -54,6 +55,8 @@ def collect_samples(
             ys.append(y)
             keys.append(key)
             bar.update(1)
+            if callback is not None:
+                callback(len(keys), len(jobs))
     if not xs:
         raise ValueError("annotations are empty: draw at least one scribble (labels > 0)")
     order = np.argsort(np.concatenate(keys), kind="stable")

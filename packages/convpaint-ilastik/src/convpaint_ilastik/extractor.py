@@ -162,3 +162,25 @@ class IlastikFilters(FeatureExtractor):
     def extract_volume(self, volume: np.ndarray) -> np.ndarray:
         """(C, Z, H, W) -> (C * len(feature_names_for(3)), Z, H, W) float32, true 3-D filters."""
         return self._run(volume, 3)
+
+    def extract_volume_interior(
+        self, volume: np.ndarray, margin: tuple[int, int, int]
+    ) -> np.ndarray:
+        """``extract_volume(volume)`` cropped by ``margin`` = (mz, my, mx) voxels on both
+        sides of each axis, without the extractor's own padding when every margin is at
+        least :attr:`padding` (same numbers: the kept voxels never see a border)."""
+        volume = np.asarray(volume, dtype=np.float32)
+        if volume.ndim != 4:
+            raise ValueError(f"expected a (C, Z, H, W) array, got {volume.shape}")
+        crop = tuple(slice(m, n - m) for m, n in zip(margin, volume.shape[1:], strict=True))
+        if min(margin) < self.padding:
+            return self._run(volume, 3)[(slice(None), *crop)]
+        slots = self._slots(3)
+        per_channel = sum(sl.stop - sl.start for sl in slots.values())
+        shape = tuple(sl.stop - sl.start for sl in crop)
+        out = np.empty((volume.shape[0] * per_channel, *shape), np.float32)
+        for c, channel in enumerate(volume):
+            for f, s, block in filter_bank(channel, self.filters, self.sigmas, crop):
+                sl = slots[f, s]
+                out[c * per_channel + sl.start : c * per_channel + sl.stop] = block
+        return out

@@ -77,10 +77,13 @@ def _derivatives(
         if prefix not in cache:
             axis = ndim - len(prefix)
             out = _corr(get(prefix[1:]), sigma, prefix[0], axis)
-            cache[prefix] = out[(slice(None),) * axis + (keep[axis],)]
+            # a compact copy of the kept part frees the uncropped pass at once
+            cache[prefix] = np.ascontiguousarray(out[(slice(None),) * axis + (keep[axis],)])
         return cache[prefix]
 
-    return {o: get(o) for o in orders}
+    result = {o: get(o) for o in orders}
+    cache.clear()  # ``get`` refers to itself: free the passes now, not at the next gc
+    return result
 
 
 def _smooth(x: np.ndarray, sigma: float, keep: tuple[slice, ...]) -> np.ndarray:
@@ -114,15 +117,19 @@ def eigenvalues(t: dict[tuple[int, int], np.ndarray], ndim: int) -> np.ndarray:
         d = (xx - yy) * np.float32(0.5)
         half_dist = np.sqrt(d * d + xy * xy)
         return np.stack([half_trace + half_dist, half_trace - half_dist])
-    shape = t[0, 0].shape
-    m = np.empty((t[0, 0].size, ndim, ndim), np.float64)
-    for i in range(ndim):
-        for j in range(i, ndim):
-            m[:, i, j] = m[:, j, i] = t[i, j].ravel()
-    out = np.empty((m.shape[0], ndim), np.float32)
-    for s in range(0, m.shape[0], _EIG_CHUNK):  # LAPACK per matrix: position independent
-        out[s : s + _EIG_CHUNK] = np.linalg.eigvalsh(m[s : s + _EIG_CHUNK])[:, ::-1]
-    return np.moveaxis(out, -1, 0).reshape((ndim, *shape))
+    out = np.empty((ndim, *t[0, 0].shape), np.float32)
+    for k in range(out.shape[1]):  # plane by plane: float64 matrices of one plane only
+        plane = {key: v[k].reshape(-1) for key, v in t.items()}
+        n = plane[0, 0].size
+        m = np.empty((n, ndim, ndim), np.float64)
+        for i in range(ndim):
+            for j in range(i, ndim):
+                m[:, i, j] = m[:, j, i] = plane[i, j]
+        ev = np.empty((n, ndim), np.float32)
+        for s in range(0, n, _EIG_CHUNK):  # LAPACK per matrix: position independent
+            ev[s : s + _EIG_CHUNK] = np.linalg.eigvalsh(m[s : s + _EIG_CHUNK])[:, ::-1]
+        out[:, k] = ev.T.reshape((ndim, *out.shape[2:]))
+    return out
 
 
 def filter_bank(
@@ -140,42 +147,49 @@ def filter_bank(
     x = np.ascontiguousarray(x, dtype=np.float32)
     nd = x.ndim
     crop, _ = _grow(crop or (slice(None),) * nd, x.shape, 0)
+    for sigma in sigmas:  # one scale at a time: its derivatives are freed before the next
+        yield from _at_scale(x, filters, sigma, crop)
+
+
+def _at_scale(
+    x: np.ndarray, filters: tuple[str, ...], sigma: float, crop: tuple[slice, ...]
+) -> Iterator[tuple[str, float, np.ndarray]]:
+    nd = x.ndim
     pairs = [(i, j) for i in range(nd) for j in range(i, nd)]
-    for sigma in sigmas:
-        orders: set[tuple[int, ...]] = set()
-        if {"gaussian", "difference_of_gaussians"} & set(filters):
-            orders.add(_unit(nd))
-        if {"gaussian_gradient_magnitude", "structure_tensor_eigenvalues"} & set(filters):
-            orders.update(_unit(nd, a) for a in range(nd))
-        if "laplacian_of_gaussian" in filters:
-            orders.update(_unit(nd, a, a) for a in range(nd))
-        if "hessian_of_gaussian_eigenvalues" in filters:
-            orders.update(_unit(nd, i, j) for i, j in pairs)
-        # the structure tensor smooths gradient products: gradients needed on a wider box
-        halo = kernel_radius(ST_OUTER_RATIO * sigma, 0)
-        keep, inner = _grow(crop, x.shape, halo if "structure_tensor_eigenvalues" in filters else 0)
-        full = _derivatives(x, sigma, sorted(orders), keep)
-        d = {o: a[inner] for o, a in full.items()}
-        grad = [d.get(_unit(nd, a)) for a in range(nd)]
-        for name in filters:
-            if name == "gaussian":
-                out = d[_unit(nd)][None]
-            elif name == "difference_of_gaussians":
-                out = (d[_unit(nd)] - _smooth(x, DOG_RATIO * sigma, crop))[None]
-            elif name == "laplacian_of_gaussian":
-                out = sum(d[_unit(nd, a, a)] for a in range(nd))[None]
-            elif name == "gaussian_gradient_magnitude":
-                out = np.sqrt(sum(g * g for g in grad))[None]
-            elif name == "hessian_of_gaussian_eigenvalues":
-                out = eigenvalues({(i, j): d[_unit(nd, i, j)] for i, j in pairs}, nd)
-            elif name == "structure_tensor_eigenvalues":
-                outer = ST_OUTER_RATIO * sigma
-                g = [full[_unit(nd, a)] for a in range(nd)]
-                t = {(i, j): _smooth(g[i] * g[j], outer, inner) for i, j in pairs}
-                out = eigenvalues(t, nd)
-            else:
-                raise ValueError(f"unknown filter {name!r}; allowed: {', '.join(FILTERS)}")
-            yield name, sigma, out.astype(np.float32, copy=False)
+    orders: set[tuple[int, ...]] = set()
+    if {"gaussian", "difference_of_gaussians"} & set(filters):
+        orders.add(_unit(nd))
+    if {"gaussian_gradient_magnitude", "structure_tensor_eigenvalues"} & set(filters):
+        orders.update(_unit(nd, a) for a in range(nd))
+    if "laplacian_of_gaussian" in filters:
+        orders.update(_unit(nd, a, a) for a in range(nd))
+    if "hessian_of_gaussian_eigenvalues" in filters:
+        orders.update(_unit(nd, i, j) for i, j in pairs)
+    # the structure tensor smooths gradient products: gradients needed on a wider box
+    halo = kernel_radius(ST_OUTER_RATIO * sigma, 0)
+    keep, inner = _grow(crop, x.shape, halo if "structure_tensor_eigenvalues" in filters else 0)
+    full = _derivatives(x, sigma, sorted(orders), keep)
+    d = {o: a[inner] for o, a in full.items()}
+    grad = [d.get(_unit(nd, a)) for a in range(nd)]
+    for name in filters:
+        if name == "gaussian":
+            out = d[_unit(nd)][None]
+        elif name == "difference_of_gaussians":
+            out = (d[_unit(nd)] - _smooth(x, DOG_RATIO * sigma, crop))[None]
+        elif name == "laplacian_of_gaussian":
+            out = sum(d[_unit(nd, a, a)] for a in range(nd))[None]
+        elif name == "gaussian_gradient_magnitude":
+            out = np.sqrt(sum(g * g for g in grad))[None]
+        elif name == "hessian_of_gaussian_eigenvalues":
+            out = eigenvalues({(i, j): d[_unit(nd, i, j)] for i, j in pairs}, nd)
+        elif name == "structure_tensor_eigenvalues":
+            outer = ST_OUTER_RATIO * sigma
+            g = [full[_unit(nd, a)] for a in range(nd)]
+            t = {(i, j): _smooth(g[i] * g[j], outer, inner) for i, j in pairs}
+            out = eigenvalues(t, nd)
+        else:
+            raise ValueError(f"unknown filter {name!r}; allowed: {', '.join(FILTERS)}")
+        yield name, sigma, out.astype(np.float32, copy=False)
 
 
 def max_radius(filters: tuple[str, ...], sigmas: tuple[float, ...]) -> int:

@@ -3,6 +3,9 @@
 Importing this package does not import torch; that happens when an extractor is built.
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from .extractor import VGG16Features
 from .network import CONV_LAYERS
 from .weights import (
@@ -12,7 +15,10 @@ from .weights import (
     download_weights,
 )
 
-__version__ = "0.1.0"
+try:
+    __version__ = _version("convpaint-vgg")  # the one version of all packages: VERSION
+except PackageNotFoundError:  # a source tree on sys.path
+    __version__ = "0+unknown"
 
 __all__ = [
     "CONV_LAYERS",

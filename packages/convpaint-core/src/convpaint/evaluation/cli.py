@@ -92,7 +92,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Execute ``convpaint evaluate`` from parsed arguments; return an exit code."""
     from .datasets import open_dataset
-    from .report import write_report
+    from .report import PLOT_HINT, can_plot, write_report
     from .runner import ScribbleSettings, evaluate, make_extractor_runs
 
     if not args.report_only:
@@ -127,7 +127,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"convpaint evaluate: {exc}", file=sys.stderr)
             return 2
     summary, figure = write_report(args.output, args.figure, args.title)
-    print(f"summary: {summary}" + (f"\nplot: {figure}" if figure else ""))
+    print(f"summary: {summary}")
+    if figure:
+        print(f"plot: {figure}")
+    elif not can_plot():
+        print(f"plot: not drawn, matplotlib is not installed: {PLOT_HINT}")
     return 0
 
 

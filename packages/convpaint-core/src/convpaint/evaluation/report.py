@@ -14,6 +14,16 @@ from .runner import CONFIG_NAME, CSV_NAME, LOG_NAME, format_coverage, read_rows
 
 SUMMARY_NAME = "summary.md"
 FIGURE_NAME = "miou_vs_coverage.png"
+PLOT_HINT = 'pip install "convpaint-core[plot]" (matplotlib), then rerun with --report-only'
+
+
+def can_plot() -> bool:
+    """Whether matplotlib (the ``plot`` extra of convpaint-core) is importable."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @dataclass
@@ -204,7 +214,8 @@ def plot_miou(rows: Sequence[dict[str, str]], path: str | Path, title: str | Non
 def write_report(
     out_dir: str | Path, figure: str | Path | None = None, title: str | None = None
 ) -> tuple[Path, Path | None]:
-    """Write ``summary.md`` and the plot for the results in ``out_dir``; return their paths."""
+    """Write ``summary.md`` and the plot for the results in ``out_dir``; return their paths
+    (the plot's is None when there is nothing to plot or matplotlib is not installed)."""
     out_dir = Path(out_dir)
     rows = read_rows(out_dir / CSV_NAME)
     if not rows:
@@ -212,7 +223,7 @@ def write_report(
     summary = out_dir / SUMMARY_NAME
     text = summary_markdown(rows, out_dir)
     fig_path = None
-    if any(r.get("miou") and not r.get("error") for r in rows):
+    if can_plot() and any(r.get("miou") and not r.get("error") for r in rows):
         fig_path = plot_miou(rows, figure or out_dir / FIGURE_NAME, title)
         rel = Path(fig_path).resolve()
         try:

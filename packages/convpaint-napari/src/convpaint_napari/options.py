@@ -1,0 +1,223 @@
+"""The model options form: extractor and its main options, normalisation, random forest.
+
+:class:`ModelSettings` is the form's value (plain data, no Qt); it builds a
+:class:`convpaint.ConvpaintModel` and is read back from a loaded one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from qtpy.QtCore import Signal
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+import convpaint
+
+DEFAULT_EXTRACTOR = "ilastik"  # offline, no weights
+NORMALIZE = ("image", "stack", "none")
+# options with their own field, per extractor; any other option goes in "Options"
+MAIN_OPTIONS: dict[str, tuple[str, ...]] = {
+    "vgg16": ("layers", "weights"),
+    "dinov2": ("weights",),
+    "uni": ("weights",),
+    "cellpose": ("weights",),
+}
+
+
+@dataclass
+class ModelSettings:
+    """Everything the form sets; ``build()`` makes the model."""
+
+    extractor: str = DEFAULT_EXTRACTOR
+    options: dict[str, Any] = field(default_factory=dict)
+    scalings: tuple[int, ...] | None = None
+    normalize: str = "image"
+    volumetric: bool = False
+    n_estimators: int = 100
+    max_depth: int | None = None
+    seed: int = 0
+
+    def build(self) -> convpaint.ConvpaintModel:
+        return convpaint.ConvpaintModel(
+            self.extractor,
+            scalings=self.scalings,
+            normalize=self.normalize,
+            volumetric=self.volumetric,
+            n_estimators=self.n_estimators,
+            max_depth=self.max_depth,
+            seed=self.seed,
+            **self.options,
+        )
+
+    @classmethod
+    def from_model(cls, model: convpaint.ConvpaintModel) -> ModelSettings:
+        params = model.classifier.get_params()
+        return cls(
+            extractor=model.extractor.name,
+            options=dict(model.extractor.get_options()),
+            scalings=tuple(model.scalings) if model.scalings else None,
+            normalize=model.normalize,
+            volumetric=model.volumetric,
+            n_estimators=int(params.get("n_estimators", 100)),
+            max_depth=params.get("max_depth"),
+            seed=int(params.get("random_state") or 0),
+        )
+
+
+def parse_options(text: str) -> dict[str, Any]:
+    """``"sigmas=[1, 2]; backend=scipy"`` -> dict; values are JSON, else plain strings."""
+    out: dict[str, Any] = {}
+    for item in text.split(";"):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ValueError(f"option {item.strip()!r}: write name=value, separated by ';'")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def format_options(options: dict[str, Any]) -> str:
+    return "; ".join(f"{k}={json.dumps(v)}" for k, v in options.items())
+
+
+def parse_ints(text: str, what: str) -> tuple[int, ...] | None:
+    """``"1, 2, 4"`` -> (1, 2, 4); blank -> None."""
+    text = text.strip().strip("[]()")
+    if not text:
+        return None
+    try:
+        return tuple(int(v) for v in text.replace(" ", ",").split(",") if v)
+    except ValueError:
+        raise ValueError(f"{what}: write whole numbers separated by commas, got {text!r}") from None
+
+
+class OptionsForm(QWidget):
+    """Extractor dropdown (every installed extractor), its options, normalisation, forest."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.extractor = QComboBox()
+        names = convpaint.list_extractors()
+        self.extractor.addItems(names)
+        self.extractor.setToolTip("feature extractor (every installed Convpaint extractor plugin)")
+        self.layers = QLineEdit(placeholderText="0")
+        self.layers.setToolTip("VGG16 conv layers, e.g. 0, 2")
+        self.weights = QLineEdit(placeholderText="default")
+        self.weights.setToolTip("weights file; blank: the extractor's default")
+        browse = QPushButton("…")
+        browse.setFixedWidth(28)
+        browse.clicked.connect(self._browse_weights)
+        self._weights_row = QWidget()
+        row = QHBoxLayout(self._weights_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.weights)
+        row.addWidget(browse)
+        self.options = QLineEdit(placeholderText="name=value; …")
+        self.options.setToolTip('more extractor options, JSON values: sigmas=[1, 3.5]; backend="scipy"')
+        self.scalings = QLineEdit(placeholderText="extractor default")
+        self.scalings.setToolTip("pyramid downscaling factors, e.g. 1, 2, 4")
+        self.normalize = QComboBox()
+        self.normalize.addItems(NORMALIZE)
+        self.volumetric = QCheckBox("3-D features for Z stacks")
+        self.n_estimators = QSpinBox(minimum=1, maximum=2000, value=100)
+        self.max_depth = QSpinBox(minimum=0, maximum=200, value=0)
+        self.max_depth.setSpecialValueText("unlimited")
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
+
+        self._form = form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Extractor", self.extractor)
+        form.addRow("Layers", self.layers)
+        form.addRow("Weights", self._weights_row)
+        form.addRow("Options", self.options)
+        form.addRow("Scalings", self.scalings)
+        form.addRow("Normalise", self.normalize)
+        form.addRow("", self.volumetric)
+        form.addRow("Trees", self.n_estimators)
+        form.addRow("Max depth", self.max_depth)
+        form.addRow("Seed", self.seed)
+
+        self.set_settings(ModelSettings(DEFAULT_EXTRACTOR if DEFAULT_EXTRACTOR in names else (names or [""])[0]))
+        self.extractor.currentTextChanged.connect(self._show_main_options)
+        for edit in (self.layers, self.weights, self.options, self.scalings):
+            edit.textChanged.connect(self.changed)
+        for combo in (self.extractor, self.normalize):
+            combo.currentTextChanged.connect(self.changed)
+        self.volumetric.toggled.connect(self.changed)
+        for spin in (self.n_estimators, self.max_depth, self.seed):
+            spin.valueChanged.connect(self.changed)
+
+    def _main_options(self) -> tuple[str, ...]:
+        return MAIN_OPTIONS.get(self.extractor.currentText(), ())
+
+    def _show_main_options(self) -> None:
+        main = self._main_options()
+        for name, widget in (("layers", self.layers), ("weights", self._weights_row)):
+            widget.setVisible(name in main)
+            self._form.labelForField(widget).setVisible(name in main)
+
+    def _browse_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Weights file")
+        if path:
+            self.weights.setText(path)
+
+    def settings(self) -> ModelSettings:
+        """The form's value; raises ``ValueError`` naming a badly filled field."""
+        options = parse_options(self.options.text())
+        main = self._main_options()
+        if "layers" in main and (layers := parse_ints(self.layers.text(), "Layers")):
+            options["layers"] = list(layers)
+        if "weights" in main and self.weights.text().strip():
+            options["weights"] = self.weights.text().strip()
+        return ModelSettings(
+            extractor=self.extractor.currentText(),
+            options=options,
+            scalings=parse_ints(self.scalings.text(), "Scalings"),
+            normalize=self.normalize.currentText(),
+            volumetric=self.volumetric.isChecked(),
+            n_estimators=self.n_estimators.value(),
+            max_depth=self.max_depth.value() or None,
+            seed=self.seed.value(),
+        )
+
+    def set_settings(self, s: ModelSettings) -> None:
+        """Fill the form from ``s`` (without emitting ``changed``)."""
+        self.blockSignals(True)
+        try:
+            if self.extractor.findText(s.extractor) < 0:
+                self.extractor.addItem(s.extractor)  # e.g. a combination "vgg16+ilastik"
+            self.extractor.setCurrentText(s.extractor)
+            self._show_main_options()
+            options = dict(s.options)
+            main = MAIN_OPTIONS.get(s.extractor, ())
+            layers = options.pop("layers", None) if "layers" in main else None
+            self.layers.setText(", ".join(str(v) for v in layers) if layers else "")
+            weights = options.pop("weights", None) if "weights" in main else None
+            self.weights.setText(str(weights) if weights else "")
+            self.options.setText(format_options(options))
+            self.scalings.setText(", ".join(str(v) for v in s.scalings) if s.scalings else "")
+            self.normalize.setCurrentText(s.normalize)
+            self.volumetric.setChecked(s.volumetric)
+            self.n_estimators.setValue(s.n_estimators)
+            self.max_depth.setValue(s.max_depth or 0)
+            self.seed.setValue(s.seed)
+        finally:
+            self.blockSignals(False)
