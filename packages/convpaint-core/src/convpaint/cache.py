@@ -1,5 +1,9 @@
 """A byte-bounded LRU cache of tile features, so that retraining re-uses them.
 
+Entries are :class:`~convpaint.feature_maps.FeatureMaps`: features at their
+pyramid resolutions, before upsampling (smaller, and what coarse-to-fine
+prediction and training read from).
+
 Entries are keyed by the extractor configuration, a content hash of the
 normalised plane (or volume) and the tile's position, never by object
 identity: calling ``train`` again with a new array holding the same pixels
@@ -18,6 +22,8 @@ from functools import cached_property
 
 import numpy as np
 
+from .feature_maps import FeatureMaps
+
 DEFAULT_CACHE_BYTES = 1024 * 2**20
 
 
@@ -35,13 +41,13 @@ class FeatureCache:
         self.nbytes = 0
         self.hits = 0
         self.misses = 0
-        self._entries: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._entries: OrderedDict[Hashable, FeatureMaps | np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: Hashable) -> np.ndarray | None:
+    def get(self, key: Hashable) -> FeatureMaps | np.ndarray | None:
         with self._lock:
             value = self._entries.get(key)
             if value is None:
@@ -51,11 +57,14 @@ class FeatureCache:
             self.hits += 1
             return value
 
-    def put(self, key: Hashable, value: np.ndarray) -> None:
+    def put(self, key: Hashable, value: FeatureMaps | np.ndarray) -> None:
         """Store ``value`` (read-only from now on), evicting the oldest entries to fit."""
         if value.nbytes > self.max_bytes:
             return
-        value.flags.writeable = False
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+        else:
+            value.freeze()
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
@@ -122,17 +131,23 @@ class TileFeatures:
         self.config = config
         self.store = store
 
-    def __call__(self, unit: Unit, tile) -> np.ndarray:
+    def maps(self, unit: Unit, tile) -> FeatureMaps:
+        """Features of the tile and its margin, at their pyramid resolutions."""
         if self.cache is None:
             return self.compute(unit, tile)
         (ys, xs) = tile.inner
         key = (self.config, unit.digest, self.grid.tile, self.grid.halo, ys.start, xs.start)
-        feats = self.cache.get(key)
-        if feats is None:
-            feats = self.compute(unit, tile)
+        maps = self.cache.get(key)
+        if maps is None:
+            maps = self.compute(unit, tile)
             if self.store:
-                self.cache.put(key, feats)
-        return feats
+                maps = maps.compact()
+                self.cache.put(key, maps)
+        return maps
+
+    def __call__(self, unit: Unit, tile) -> np.ndarray:
+        """Features of the tile and its margin, (F, [Z,] H + 2 margin, W + 2 margin)."""
+        return self.maps(unit, tile).dense()
 
     def inner(self, unit: Unit, tile) -> np.ndarray:
         """Features of the tile itself, without the margin."""
@@ -140,5 +155,5 @@ class TileFeatures:
         m = self.margin
         return feats[..., m : feats.shape[-2] - m, m : feats.shape[-1] - m] if m else feats
 
-    def compute(self, unit: Unit, tile) -> np.ndarray:
-        return self.pipeline.block_features(self.grid.block(unit.data, tile), self.full_scale)
+    def compute(self, unit: Unit, tile) -> FeatureMaps:
+        return self.pipeline.block_maps(self.grid.block(unit.data, tile), self.full_scale)

@@ -39,6 +39,21 @@ def check_training_labels(y: np.ndarray) -> np.ndarray:
     return classes
 
 
+def predict_proba_features(clf: Any, features: np.ndarray) -> np.ndarray:
+    """(n_classes, n) float32 probabilities of (F, n) features (as tiles hold them).
+
+    scikit-learn forests go through the compiled kernel of
+    :mod:`convpaint.forest_kernel` (the same numbers, no transposed copy).
+    """
+    if _is_sklearn_forest(clf):
+        from .forest_kernel import forest_proba
+
+        proba = forest_proba(clf, features)
+        if proba is not None:
+            return proba.astype(np.float32)
+    return predict_proba_in_chunks(clf, features.T).T
+
+
 def predict_proba_in_chunks(clf: Any, features: np.ndarray, chunk: int = 262_144) -> np.ndarray:
     """``clf.predict_proba`` on (n_pixels, F) features, in chunks to bound memory."""
     forest = _is_sklearn_forest(clf)

@@ -16,8 +16,9 @@ import numpy as np
 
 from .combine import ConcatExtractor
 from .extractor import FeatureExtractor
+from .feature_maps import FeatureMaps, Level
 from .normalize import imagenet
-from .pyramid import downscale, upsample_into
+from .pyramid import downscale
 from .tiling import round_up
 from .volume import extract_volume_at_scale, xy_crop
 
@@ -92,6 +93,10 @@ class FeaturePipeline:
         ``full_scale`` is the input dtype's range (ImageNet statistics of RGB
         extractors with ``normalize="none"``).
         """
+        return self.block_maps(block, full_scale).dense()
+
+    def block_maps(self, block: np.ndarray, full_scale: float = 1.0) -> FeatureMaps:
+        """:meth:`block_features` before upsampling: each extractor output at its own scale."""
         h = self.halo
         *_, ny, nx = block.shape
         if ny <= 2 * h or nx <= 2 * h:
@@ -102,18 +107,13 @@ class FeaturePipeline:
             (0, round_up(nx, self.align) - nx),
         ]
         padded = np.pad(block, extra, mode="symmetric") if any(e[1] for e in extra) else block
-        # coarse maps first, then each upsampled straight into its slot of the output
-        maps = [m for part in self.parts for m in self._part_features(part, padded, full_scale)]
-        lead = padded.shape[1:-2]
-        out = np.empty(
-            (sum(f.shape[0] for f, _, _ in maps), *lead, ny - 2 * h, nx - 2 * h), np.float32
-        )
-        start = 0
-        for f, factor, crop in maps:
-            at = h - crop * factor  # volumes come cropped (convpaint.volume)
-            upsample_into(f, factor, (at, at), out[start : start + f.shape[0]])
-            start += f.shape[0]
-        return out
+        shape = (ny - 2 * h, nx - 2 * h)
+        levels = [
+            Level(f, factor, h - crop * factor)  # volumes come cropped (convpaint.volume)
+            for part in self.parts
+            for f, factor, crop in self._part_features(part, padded, full_scale)
+        ]
+        return FeatureMaps(levels, (*padded.shape[1:-2], *shape))
 
     def _part_features(
         self, part: Part, block: np.ndarray, full_scale: float

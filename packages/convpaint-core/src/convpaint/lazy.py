@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .axes import CANONICAL, SPATIAL, Layout, resolve_axes
-from .classifier import predict_proba_in_chunks
+from .classifier import predict_proba_features
 from .normalize import block_rows, block_stats, combine, intensity_range
 from .refine import refine_plane
 from .region import parse_region
@@ -151,7 +151,7 @@ class BlockPredictor:
         self.out_dtype = np.float32 if proba else _label_dtype(self.classes)
 
     def _proba_of(self, x: np.ndarray) -> np.ndarray:
-        return predict_proba_in_chunks(self.classifier, x.T).T
+        return predict_proba_features(self.classifier, x)
 
     def _classify(self, feats: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
         if feats.shape[0] != self.n_features:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .cache import TileFeatures, Unit
-from .classifier import predict_proba_in_chunks
+from .classifier import predict_proba_features
 from .parallel import ordered_map
 from .progress import progress_bar
 from .refine import refine_plane
@@ -59,13 +59,15 @@ def predict_tiles(
     """
 
     def proba_of(x: np.ndarray) -> np.ndarray:  # (F, n) -> (n_classes, n)
-        return predict_proba_in_chunks(classifier, x.T).T
+        return predict_proba_features(classifier, x)
 
     def classify(job):
         check()
         unit, tile, crop, where = job
         if stride > 1:
-            feats = features(unit, tile)
+            feats = features.maps(unit, tile)
+            if feats.ndim == 4:  # a volume: dense, refined plane by plane
+                feats = feats.dense()
             check_features(feats.shape[0])
             origin = (tile.inner[0].start, tile.inner[1].start)
             args = (proba_of, origin, features.margin, stride, threshold)
@@ -96,6 +98,6 @@ def map_features(features: TileFeatures, units: list[Unit], grid: TileGrid, work
 
     def featurise(job):
         unit, tile = job
-        return (*unit.index, *tile.inner), features.compute(unit, tile)
+        return (*unit.index, *tile.inner), features.compute(unit, tile).dense()
 
     yield from ordered_map(featurise, jobs, workers)

@@ -15,11 +15,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .feature_maps import FeatureMaps
+
 Classify = Callable[[np.ndarray], np.ndarray]  # (F, n) features -> (n_classes, n) probabilities
 
 
 def refine_plane(
-    feats: np.ndarray,
+    feats: np.ndarray | FeatureMaps,
     classify: Classify,
     origin: tuple[int, int],
     margin: int,
@@ -28,16 +30,17 @@ def refine_plane(
 ) -> np.ndarray:
     """Probabilities (n_classes, H - 2 margin, W - 2 margin) of the interior of ``feats``.
 
-    ``feats`` is (F, H, W) for image rows/cols starting at ``origin`` - ``margin``;
-    ``margin`` must be >= ``stride``.
+    ``feats`` is (F, H, W) for image rows/cols starting at ``origin`` - ``margin``
+    (dense, or :class:`~convpaint.feature_maps.FeatureMaps`: then only the pixels
+    classified are upsampled); ``margin`` must be >= ``stride``.
     """
     _, height, width = feats.shape
     r0 = (margin - origin[0]) % stride  # first grid row/col in local coordinates
     c0 = (margin - origin[1]) % stride
     grid_rows = np.arange(r0, height, stride)
     grid_cols = np.arange(c0, width, stride)
-    coarse = feats[:, grid_rows][:, :, grid_cols]
-    pc = classify(coarse.reshape(coarse.shape[0], -1)).reshape(-1, grid_rows.size, grid_cols.size)
+    rows, cols = np.meshgrid(grid_rows, grid_cols, indexing="ij")
+    pc = classify(_gather(feats, rows, cols)).reshape(-1, grid_rows.size, grid_cols.size)
     label = pc.argmax(axis=0)
     sure = pc.max(axis=0) >= threshold
     agree = (
@@ -60,6 +63,13 @@ def refine_plane(
     proba = top * (1 - wy) + bottom * wy
     unsure = ~agree[cy][:, cx]
     if unsure.any():
-        inner = feats[:, margin : height - margin, margin : width - margin]
-        proba[:, unsure] = classify(inner[:, unsure])
+        rows, cols = np.nonzero(unsure)
+        proba[:, rows, cols] = classify(_gather(feats, rows + margin, cols + margin))
     return proba
+
+
+def _gather(feats: np.ndarray | FeatureMaps, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(F, n) features at pixels (rows, cols) of dense features or of feature maps."""
+    if isinstance(feats, FeatureMaps):
+        return feats.at(rows, cols)
+    return feats[:, rows.ravel(), cols.ravel()]

@@ -38,14 +38,18 @@ def collect_samples(
     def featurise(job):
         check()
         n, unit, ann, tile = job
-        feats = features.inner(unit, tile)
         lab = ann[(Ellipsis, *tile.inner)]
         sel = lab > 0
         pos = np.indices(lab.shape)[:, sel]
+        if lab.ndim == 2:  # a plane: upsample features at the annotated pixels only
+            m = features.margin
+            x = features.maps(unit, tile).at(pos[0] + m, pos[1] + m)
+        else:
+            x = features.inner(unit, tile)[:, sel]
         pos[-2] += tile.inner[0].start
         pos[-1] += tile.inner[1].start
         key = np.ravel_multi_index((np.full(pos.shape[1], n), *pos), (len(units), *ann.shape))
-        return feats[:, sel].T, lab[sel], key
+        return x.T, lab[sel], key
 
     xs, ys, keys = [], [], []
     with progress_bar(len(jobs), "features (training)", progress) as bar:

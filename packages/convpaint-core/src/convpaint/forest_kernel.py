@@ -1,0 +1,176 @@
+"""Compiled random-forest inference: scikit-learn's probabilities, bit for bit, faster.
+
+scikit-learn walks one tree at a time over all pixels, each walk a chain of
+dependent loads and hard-to-predict branches, and needs its features as
+(pixels, features) rows (a transposed copy of the tiles' (features, pixels)).
+The numba kernel here takes (features, pixels) as they come, copies 16 pixels
+at a time into a small row-major buffer and walks every tree for those 16
+pixels in lockstep, branch-free, to the tree's depth (leaves point to
+themselves), so 16 independent walks overlap.
+
+The result equals ``mean(tree.predict_proba(x))`` of scikit-learn exactly:
+nodes are renumbered breadth first (right child = left child + 1), a
+threshold ``t`` becomes the largest float32 ``<= t`` (for float32 ``x``,
+``x <= t`` holds exactly when ``x <=`` that float32), leaf class fractions
+are normalised as scikit-learn does and summed in float64 in tree order.
+Non-finite features (possible only from a third-party extractor) are handed
+to scikit-learn, which routes NaN by its own rules.
+
+Without numba (or with ``CONVPAINT_NUMBA=0``) :func:`forest_proba` returns
+``None`` and callers use scikit-learn.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+BLOCK = 16  # pixels walked in lockstep
+
+
+@dataclass(frozen=True)
+class PackedForest:
+    """All trees of a forest in flat arrays (breadth-first node order per tree)."""
+
+    feature_child: np.ndarray  # (nodes, 2) int32: split feature, left child (leaf: itself)
+    threshold: np.ndarray  # (nodes,) float32: go right when x > threshold (leaf: +inf)
+    value: np.ndarray  # (nodes, n_classes) float64: normalised class fractions
+    roots: np.ndarray  # (trees,) int32
+    depth: np.ndarray  # (trees,) int32
+
+
+def pack_forest(clf: Any) -> PackedForest:
+    """Flatten a fitted scikit-learn ``RandomForestClassifier``/``ExtraTreesClassifier``."""
+    fc, thr, val, roots, depth = [], [], [], [], []
+    offset = 0
+    for est in clf.estimators_:
+        tree = est.tree_
+        left, right = tree.children_left, tree.children_right
+        order, levels = _breadth_first(left, right)
+        new_id = np.empty(tree.node_count, np.int64)
+        new_id[order] = np.arange(order.size) + offset
+        leaf = left[order] < 0
+        child = np.where(leaf, new_id[order], new_id[np.maximum(left[order], 0)])
+        feature = np.where(leaf, 0, tree.feature[order])
+        fc.append(np.stack([feature, child], axis=1).astype(np.int32))
+        thr.append(np.where(leaf, np.inf, _float32_floor(tree.threshold[order])))
+        proba = tree.value[order, 0, : clf.n_classes_].astype(np.float64)
+        norm = proba.sum(axis=1)[:, None]
+        norm[norm == 0.0] = 1.0
+        val.append(proba / norm)
+        roots.append(offset)
+        depth.append(levels - 1)
+        offset += tree.node_count
+    if offset >= 2**31:
+        raise ValueError(f"forest has {offset} nodes, more than int32 indexes")
+    return PackedForest(
+        np.concatenate(fc),
+        np.concatenate(thr).astype(np.float32),
+        np.ascontiguousarray(np.concatenate(val)),
+        np.asarray(roots, np.int32),
+        np.asarray(depth, np.int32),
+    )
+
+
+def _breadth_first(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, int]:
+    """Node ids in breadth-first order, children of a node adjacent; number of levels."""
+    order, frontier, levels = [], np.array([0]), 0
+    while frontier.size:
+        order.append(frontier)
+        levels += 1
+        inner = frontier[left[frontier] >= 0]
+        frontier = np.stack([left[inner], right[inner]], axis=1).ravel()
+    return np.concatenate(order), levels
+
+
+def _float32_floor(t: np.ndarray) -> np.ndarray:
+    """The largest float32 <= t, elementwise (``x <= t`` iff ``x <= result`` for float32 x)."""
+    t32 = t.astype(np.float32)
+    above = t32.astype(np.float64) > t
+    t32[above] = np.nextafter(t32[above], np.float32(-np.inf))
+    return t32
+
+
+_packed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_packed_lock = threading.Lock()
+
+
+def _packed_of(clf: Any) -> PackedForest:
+    """Packed arrays of ``clf``, computed once per fit (keyed by its estimators list)."""
+    with _packed_lock:
+        entry = _packed.get(clf)
+        if entry is None or entry[0] is not clf.estimators_:
+            entry = (clf.estimators_, pack_forest(clf))
+            _packed[clf] = entry
+        return entry[1]
+
+
+@cache
+def _kernel():
+    """The compiled kernel, or None without numba (compiled on first use, cached on disk)."""
+    if os.environ.get("CONVPAINT_NUMBA", "1") == "0":
+        return None
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    def walk(x, feature_child, threshold, value, roots, depth, out):  # pragma: no cover
+        n_features, n = x.shape
+        n_classes = value.shape[1]
+        buf = np.empty((BLOCK, n_features), np.float32)
+        node = np.empty(BLOCK, np.int32)
+        acc = np.empty((BLOCK, n_classes), np.float64)
+        for start in range(0, n, BLOCK):
+            m = min(BLOCK, n - start)
+            for f in range(n_features):
+                for j in range(m):
+                    v = x[f, start + j]
+                    if not np.isfinite(v):
+                        return False
+                    buf[j, f] = v
+            acc[:] = 0.0
+            for t in range(roots.size):
+                for j in range(m):
+                    node[j] = roots[t]
+                for _ in range(depth[t]):
+                    for j in range(m):
+                        nd = node[j]
+                        node[j] = feature_child[nd, 1] + (
+                            buf[j, feature_child[nd, 0]] > threshold[nd]
+                        )
+                for j in range(m):
+                    for k in range(n_classes):
+                        acc[j, k] += value[node[j], k]
+            for j in range(m):
+                for k in range(n_classes):
+                    out[k, start + j] = acc[j, k]
+        return True
+
+    try:  # cached on disk beside the module, or in numba's user-wide cache
+        return numba.njit(nogil=True, cache=True, boundscheck=False)(walk)
+    except RuntimeError:  # no writable cache location: compile in every process
+        return numba.njit(nogil=True, boundscheck=False)(walk)
+
+
+def forest_proba(clf: Any, x: np.ndarray) -> np.ndarray | None:
+    """(n_classes, n) float64 probabilities of (F, n) features, or None when the kernel
+    cannot serve (no numba, non-finite features): then use scikit-learn."""
+    walk = _kernel()
+    if walk is None:
+        return None
+    packed = _packed_of(clf)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    out = np.empty((packed.value.shape[1], x.shape[1]), np.float64)
+    if not walk(
+        x, packed.feature_child, packed.threshold, packed.value, packed.roots, packed.depth, out
+    ):
+        return None
+    out /= packed.roots.size
+    return out
