@@ -351,7 +351,7 @@ def test_sigint_mid_run_leaves_no_partial_output(tmp_path, blobs):
     model.train(image, scribbles)
     model.save(tmp_path / "m.npz")
     names = []
-    for i in range(5):
+    for i in range(8):
         tifffile.imwrite(tmp_path / f"in{i}.tif", np.roll(big, i, axis=1))
         names.append(str(tmp_path / f"in{i}.tif"))
     out = tmp_path / "out"
@@ -373,7 +373,7 @@ def test_sigint_mid_run_leaves_no_partial_output(tmp_path, blobs):
     assert "Traceback" not in err
     written = sorted(out.iterdir())
     assert not [p for p in written if p.name.startswith(".")], "temporary file left"
-    assert 1 <= len(written) < 5, [p.name for p in written]
+    assert 1 <= len(written) < 8, [p.name for p in written]
     for path in written:
         assert tifffile.imread(path).shape == big.shape
 

@@ -204,9 +204,17 @@ class ConvpaintModel:
         return canon, layout
 
     def _units(
-        self, canon: np.ndarray, t: slice = slice(None), z: slice = slice(None)
+        self,
+        canon: np.ndarray,
+        t: slice = slice(None),
+        z: slice = slice(None),
+        planes: list[tuple[int, int]] | None = None,
     ) -> list[Unit]:
-        """Normalised units of featurisation (planes, or volumes) of ``canon[t, z]``."""
+        """Normalised units of featurisation (planes, or volumes) of ``canon[t, z]``, or of
+        the (t, z) ``planes`` only."""
+        if planes is not None and not self.volumetric:
+            norm = normalize(canon, self.normalize, planes=planes)
+            return [Unit(tz, norm[i, 0], norm[i, 0]) for i, tz in enumerate(planes)]
         t0, z0 = t.indices(canon.shape[0])[0], z.indices(canon.shape[1])[0]
         norm = normalize(canon, self.normalize, t, z)
         units = []
@@ -299,16 +307,17 @@ class ConvpaintModel:
                 f"annotations shape {np.asarray(annotations).shape} does not match the image's "
                 f"spatial shape ({layout.spatial_axes}: {from_canonical_spatial(np.empty(expected), layout).shape})"
             )
-        if (ann < 0).any():
+        if ann.dtype.kind in "if" and (ann < 0).any():
             raise ValueError("annotations must be >= 0 (0 = unlabelled)")
-        ann = ann.astype(np.int64, copy=False)
         check_training(self, canon.shape, ann)  # refuse what cannot fit in memory
         grid = self._grid(canon.shape[-2:], training=True, depth=canon.shape[1])
         t, z = np.nonzero((ann > 0).any(axis=(2, 3)))
         if t.size == 0:
             raise ValueError("annotations are empty: draw at least one scribble (labels > 0)")
-        zsel = slice(None) if self.volumetric else slice(z.min(), z.max() + 1)
-        units = self._units(canon, slice(t.min(), t.max() + 1), zsel)
+        if self.volumetric:
+            units = self._units(canon, slice(t.min(), t.max() + 1))
+        else:  # only the annotated planes are normalised and featurised
+            units = self._units(canon, planes=list(zip(t.tolist(), z.tolist(), strict=True)))
         features = self._tile_features(grid, canon.dtype)
         workers = self._workers_for(grid, canon.shape[1])
         return collect_samples(features, units, ann, grid, workers, self.progress, check, callback)

@@ -70,15 +70,24 @@ def intensity_range(dtype: np.dtype) -> float:
 
 
 def normalize(
-    image: np.ndarray, mode: str, t: slice = slice(None), z: slice = slice(None)
+    image: np.ndarray,
+    mode: str,
+    t: slice = slice(None),
+    z: slice = slice(None),
+    planes: list[tuple[int, int]] | None = None,
 ) -> np.ndarray:
-    """Return a float32 copy of ``image[t, z]`` ((T, Z, C, Y, X)) normalised by ``mode``.
+    """Return a float32 copy of ``image[t, z]`` ((T, Z, C, Y, X)) normalised by ``mode``;
+    with ``planes``, of those (t, z) planes only, as (len(planes), 1, C, Y, X).
 
     ``"stack"`` statistics always come from the whole image, so a selection is
     normalised exactly as it is within the whole.
     """
     check_mode(mode)
-    out = image[t, z].astype(np.float32, copy=True)
+    if planes is not None:
+        t_idx, z_idx = (np.array([p[i] for p in planes], np.intp) for i in (0, 1))
+        out = image[t_idx, z_idx][:, None].astype(np.float32, copy=True)
+    else:
+        out = image[t, z].astype(np.float32, copy=True)
     if mode == "none":
         return out
     mean, std = moments(out if mode == "image" else image, mode)

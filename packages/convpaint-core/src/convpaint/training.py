@@ -64,4 +64,4 @@ def collect_samples(
     if not xs:
         raise ValueError("annotations are empty: draw at least one scribble (labels > 0)")
     order = np.argsort(np.concatenate(keys), kind="stable")
-    return np.concatenate(xs, axis=0)[order], np.concatenate(ys)[order]
+    return np.concatenate(xs, axis=0)[order], np.concatenate(ys)[order].astype(np.int64)
