@@ -9,9 +9,14 @@ import pytest
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
 import convpaint
-from convpaint import forest_kernel
+from convpaint import forest_kernel, jit
 from convpaint.classifier import _forest_proba, predict_proba_features
 from convpaint.feature_maps import FeatureMaps, Level
+
+
+def _require_numba():
+    if not jit.enabled():
+        pytest.skip("numba is not installed (or CONVPAINT_NUMBA=0)")
 
 
 def _maps(rng, shape=(37, 45), halo=8):
@@ -82,7 +87,7 @@ def _forest(cls, n_classes, seed=0, **kw):
     ids=["rf-2", "rf-3", "extra-trees", "shallow", "stumps"],
 )
 def test_forest_kernel_equals_scikit_learn(cls, n_classes, kw):
-    pytest.importorskip("numba")
+    _require_numba()
     clf, test = _forest(cls, n_classes, **kw)
     fast = forest_kernel.forest_proba(clf, np.ascontiguousarray(test.T))
     assert fast is not None
@@ -93,7 +98,7 @@ def test_forest_kernel_equals_scikit_learn(cls, n_classes, kw):
 
 
 def test_forest_kernel_refits_and_non_finite_features():
-    pytest.importorskip("numba")
+    _require_numba()
     clf, test = _forest(RandomForestClassifier, 2)
     before = forest_kernel.forest_proba(clf, test.T)
     clf.set_params(n_estimators=7).fit(test[:2000], (test[:2000, 0] > 0.3).astype(int))
@@ -108,12 +113,15 @@ def test_forest_kernel_refits_and_non_finite_features():
     )
 
 
-def test_segmentation_with_and_without_the_kernel_is_identical(blobs, monkeypatch):
+def test_segmentation_with_and_without_the_kernels_is_identical(blobs, monkeypatch):
+    from convpaint import feature_maps
+
     image, _, scribbles = blobs
     model = convpaint.ConvpaintModel("ilastik", n_estimators=20, tile_size=48).train(
         image, scribbles
     )
     fast = model.predict_proba(image)
     monkeypatch.setattr(forest_kernel, "forest_proba", lambda clf, x: None)
+    monkeypatch.setattr(feature_maps, "_gather_kernel", lambda: None)
     model.feature_cache.clear()
     assert np.array_equal(model.predict_proba(image), fast)

@@ -37,7 +37,7 @@ def test_shapes_odd_size(layers, n_features, padding, alignment):
     ex = random_extractor(layers=layers)
     out = ex.extract(random_plane(37, 53))
     assert out.shape == (n_features, 37, 53)
-    assert out.dtype == np.float32 and out.flags.c_contiguous
+    assert out.dtype == np.float32  # any layout: a single layer comes channels-last, uncopied
     assert np.isfinite(out).all()
     assert (ex.padding, ex.alignment) == (padding, alignment)
 

@@ -12,12 +12,14 @@ those of :meth:`FeatureMaps.dense` bit for bit (tested).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
+from . import jit
 from .pyramid import upsample_into
 
-DENSE_FRACTION = 0.3  # above this fraction of a block's pixels, at() upsamples the whole block
+DENSE_FRACTION = 0.3  # without numba, above this fraction of a block's pixels at() upsamples it all
 
 
 @dataclass(frozen=True)
@@ -82,27 +84,68 @@ class FeatureMaps:
         if self.ndim != 3:
             raise ValueError("FeatureMaps.at() takes pixels of a plane, not of a volume")
         rows, cols = np.asarray(rows, np.intp).ravel(), np.asarray(cols, np.intp).ravel()
-        if rows.size > DENSE_FRACTION * self.shape[1] * self.shape[2]:  # most pixels: upsample all
+        gather = _gather_kernel()
+        if gather is None and rows.size > DENSE_FRACTION * self.shape[1] * self.shape[2]:
             return np.take(self.dense().reshape(self.shape[0], -1), rows * self.shape[2] + cols, 1)
         out = np.empty((self.shape[0], rows.size), np.float32)
         first = 0
         for lv in self.levels:
             f, k = lv.features, lv.factor
-            width = f.shape[-1]
-            flat = f.reshape(f.shape[0], -1)
             dst = out[first : first + f.shape[0]]
             first += f.shape[0]
-            if k == 1:
-                np.take(flat, (rows + lv.start) * width + cols + lv.start, axis=1, out=dst)
-                continue
             y0, y1, wy = _taps(rows + lv.start, k, f.shape[-2])
-            x0, x1, wx = _taps(cols + lv.start, k, width)
+            x0, x1, wx = _taps(cols + lv.start, k, f.shape[-1])
+            if gather is not None:
+                gather(f, y0, y1, wy, x0, x1, wx, k == 1, dst)
+                continue
+            width = f.shape[-1]
+            flat = f.reshape(f.shape[0], -1)
+            if k == 1:
+                np.take(flat, y0 * width + x0, axis=1, out=dst)
+                continue
             y0, y1 = y0 * width, y1 * width
             # along Y first, as upsample_into
             left = _lerp(np.take(flat, y0 + x0, 1), np.take(flat, y1 + x0, 1), wy)
             right = _lerp(np.take(flat, y0 + x1, 1), np.take(flat, y1 + x1, 1), wy)
             dst[...] = _lerp(left, right, wx)
         return out
+
+
+def _gather(f, y0, y1, wy, x0, x1, wx, direct, out):  # pragma: no cover (numba)
+    """out[c, i] = linear upsampling of f[c] at pixel i, the arithmetic of upsample_into.
+
+    Any memory layout of ``f``: channels-last levels (e.g. VGG16's) are read pixel by
+    pixel, planar ones channel by channel.
+    """
+    n, channels = y0.size, f.shape[0]
+    if f.strides[0] < f.strides[2]:  # channels last
+        for i in range(n):
+            for c in range(channels):
+                out[c, i] = _one(f, c, y0[i], y1[i], wy[i], x0[i], x1[i], wx[i], direct)
+    else:
+        for c in range(channels):
+            for i in range(n):
+                out[c, i] = _one(f, c, y0[i], y1[i], wy[i], x0[i], x1[i], wx[i], direct)
+
+
+def _one(f, c, y0, y1, wy, x0, x1, wx, direct):  # pragma: no cover (numba)
+    if direct:
+        return f[c, y0, x0]
+    a, b = f[c, y0, x0], f[c, y1, x0]
+    left = (b - a) * wy + a
+    a, b = f[c, y0, x1], f[c, y1, x1]
+    right = (b - a) * wy + a
+    return (right - left) * wx + left
+
+
+@cache
+def _gather_kernel():
+    global _one  # numba inlines the compiled helper where _gather calls it
+    one = jit.compile(_one)
+    if one is None:
+        return None
+    _one = one
+    return jit.compile(_gather)
 
 
 def _taps(pos: np.ndarray, factor: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -22,7 +22,6 @@ Without numba (or with ``CONVPAINT_NUMBA=0``) :func:`forest_proba` returns
 
 from __future__ import annotations
 
-import os
 import threading
 import weakref
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+
+from . import jit
 
 BLOCK = 16  # pixels walked in lockstep
 
@@ -111,52 +112,43 @@ def _packed_of(clf: Any) -> PackedForest:
         return entry[1]
 
 
-@cache
-def _kernel():
-    """The compiled kernel, or None without numba (compiled on first use, cached on disk)."""
-    if os.environ.get("CONVPAINT_NUMBA", "1") == "0":
-        return None
-    try:
-        import numba
-    except ImportError:
-        return None
-
-    def walk(x, feature_child, threshold, value, roots, depth, out):  # pragma: no cover
-        n_features, n = x.shape
-        n_classes = value.shape[1]
-        buf = np.empty((BLOCK, n_features), np.float32)
-        node = np.empty(BLOCK, np.int32)
-        acc = np.empty((BLOCK, n_classes), np.float64)
-        for start in range(0, n, BLOCK):
-            m = min(BLOCK, n - start)
-            for f in range(n_features):
+def _walk(x, feature_child, threshold, value, roots, depth, out):  # pragma: no cover
+    """Fill ``out`` (n_classes, n) with the summed leaf fractions of every tree; False
+    (and stop) at the first non-finite feature."""
+    n_features, n = x.shape
+    n_classes = value.shape[1]
+    buf = np.empty((BLOCK, n_features), np.float32)
+    node = np.empty(BLOCK, np.int32)
+    acc = np.empty((BLOCK, n_classes), np.float64)
+    for start in range(0, n, BLOCK):
+        m = min(BLOCK, n - start)
+        for f in range(n_features):
+            for j in range(m):
+                v = x[f, start + j]
+                if not np.isfinite(v):
+                    return False
+                buf[j, f] = v
+        acc[:] = 0.0
+        for t in range(roots.size):
+            for j in range(m):
+                node[j] = roots[t]
+            for _ in range(depth[t]):
                 for j in range(m):
-                    v = x[f, start + j]
-                    if not np.isfinite(v):
-                        return False
-                    buf[j, f] = v
-            acc[:] = 0.0
-            for t in range(roots.size):
-                for j in range(m):
-                    node[j] = roots[t]
-                for _ in range(depth[t]):
-                    for j in range(m):
-                        nd = node[j]
-                        node[j] = feature_child[nd, 1] + (
-                            buf[j, feature_child[nd, 0]] > threshold[nd]
-                        )
-                for j in range(m):
-                    for k in range(n_classes):
-                        acc[j, k] += value[node[j], k]
+                    nd = node[j]
+                    node[j] = feature_child[nd, 1] + (buf[j, feature_child[nd, 0]] > threshold[nd])
             for j in range(m):
                 for k in range(n_classes):
-                    out[k, start + j] = acc[j, k]
-        return True
+                    acc[j, k] += value[node[j], k]
+        for j in range(m):
+            for k in range(n_classes):
+                out[k, start + j] = acc[j, k]
+    return True
 
-    try:  # cached on disk beside the module, or in numba's user-wide cache
-        return numba.njit(nogil=True, cache=True, boundscheck=False)(walk)
-    except RuntimeError:  # no writable cache location: compile in every process
-        return numba.njit(nogil=True, boundscheck=False)(walk)
+
+@cache
+def _kernel():
+    """The compiled walk, or None (compiled on first use)."""
+    return jit.compile(_walk)
 
 
 def forest_proba(clf: Any, x: np.ndarray) -> np.ndarray | None:

@@ -142,13 +142,12 @@ class VGG16Features(FeatureExtractor):
                 x = module(x)
                 if index not in self.layers:
                     continue
-                features = to_planar(x)
                 factor = 2 ** CONV_LAYERS[index].n_pools
-                if factor > 1:
-                    features = upsample_bilinear(features, factor)
+                # layer 0 stays channels-last as computed: a (C, H, W) view, no transposed copy
+                features = upsample_bilinear(to_planar(x), factor) if factor > 1 else x[0]
                 features = features[:, :height, :width].cpu().numpy()
                 if out is None:
-                    return np.ascontiguousarray(features)
+                    return features
                 out[start : start + len(features)] = features
                 start += len(features)
         return out
