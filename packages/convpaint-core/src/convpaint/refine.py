@@ -61,7 +61,8 @@ def refine_plane(
     top = pc[:, cy][:, :, cx] * (1 - wx) + pc[:, cy][:, :, cx + 1] * wx
     bottom = pc[:, cy + 1][:, :, cx] * (1 - wx) + pc[:, cy + 1][:, :, cx + 1] * wx
     proba = top * (1 - wy) + bottom * wy
-    unsure = ~agree[cy][:, cx]
+    # grid pixels keep their coarse probabilities (the interpolation's weights are 0 there)
+    unsure = ~agree[cy][:, cx] & ~((fy == 0)[:, None] & (fx == 0)[None, :])
     if unsure.any():
         rows, cols = np.nonzero(unsure)
         proba[:, rows, cols] = classify(_gather(feats, rows + margin, cols + margin))
