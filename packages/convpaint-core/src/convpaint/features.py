@@ -84,6 +84,13 @@ class FeaturePipeline:
         return max(int(p.extractor.padding) for p in self.parts)
 
     @property
+    def stored_fraction(self) -> float:
+        """Values per pixel a :class:`FeatureMaps` holds, as a fraction of the dense
+        features (an estimate: every (part, scaling) counted alike)."""
+        shares = [1 / (s * int(p.extractor.patch_size)) ** 2 for p in self.parts for s in p.scalings]
+        return sum(shares) / len(shares)
+
+    @property
     def supports_volume(self) -> bool:
         return all(p.extractor.supports_volume for p in self.parts)
 

@@ -373,13 +373,15 @@ class ConvpaintModel:
         return reg.squeeze(from_canonical_spatial(out, layout, leading=lead), leading=lead)
 
     def _prediction_features(self, shape, dtype, units: list[Unit], reg) -> TileFeatures:
-        """Cache-backed features on the training grid when the region's features fit the
-        cache, else large tiles (fewer halo pixels) without caching."""
+        """Cache-backed features on the training grid when the region's features fit in half
+        the cache (a plane or field of view of the interactive loop), else large tiles
+        (fewer halo pixels) without caching (whole large images: bounded memory)."""
         depth = units[0].data.shape[1] if units[0].data.ndim == 4 else 1
         train_grid = self._grid(shape, training=True, depth=depth)
         n_tiles = len(train_grid.within(reg.rows, reg.cols)) * len(units)
-        est = 4 * self.n_features_ * n_tiles * depth * train_grid.tile**2
-        if self.feature_cache.max_bytes and est <= self.feature_cache.max_bytes:
+        per_pixel = 4 * self.n_features_ * self.pipeline.stored_fraction
+        est = per_pixel * n_tiles * depth * train_grid.tile**2
+        if self.feature_cache.max_bytes and est <= self.feature_cache.max_bytes / 2:
             return self._tile_features(train_grid, dtype, store=True)
         return self._tile_features(self._grid(shape, False, depth), dtype, store=False)
 

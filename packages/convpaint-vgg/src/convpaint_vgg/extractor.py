@@ -143,7 +143,7 @@ class VGG16Features(FeatureExtractor):
                 if index not in self.layers:
                     continue
                 factor = 2 ** CONV_LAYERS[index].n_pools
-                # layer 0 stays channels-last as computed: a (C, H, W) view, no transposed copy
+                # layers before the first pooling stay channels-last: a (C, H, W) view, no copy
                 features = upsample_bilinear(to_planar(x), factor) if factor > 1 else x[0]
                 features = features[:, :height, :width].cpu().numpy()
                 if out is None:
