@@ -85,8 +85,13 @@ class FeatureMaps:
             raise ValueError("FeatureMaps.at() takes pixels of a plane, not of a volume")
         rows, cols = np.asarray(rows, np.intp).ravel(), np.asarray(cols, np.intp).ravel()
         gather = _gather_kernel()
-        if gather is None and rows.size > DENSE_FRACTION * self.shape[1] * self.shape[2]:
-            return np.take(self.dense().reshape(self.shape[0], -1), rows * self.shape[2] + cols, 1)
+        if gather is None:  # the NumPy path reads planar levels (converted once)
+            self.levels = [
+                Level(np.ascontiguousarray(lv.features), lv.factor, lv.start) for lv in self.levels
+            ]
+            if rows.size > DENSE_FRACTION * self.shape[1] * self.shape[2]:
+                dense = self.dense().reshape(self.shape[0], -1)
+                return np.take(dense, rows * self.shape[2] + cols, 1)
         out = np.empty((self.shape[0], rows.size), np.float32)
         first = 0
         for lv in self.levels:
