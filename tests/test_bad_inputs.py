@@ -361,6 +361,9 @@ def test_sigint_mid_run_leaves_no_partial_output(tmp_path, blobs):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a shell without job control starts background jobs with SIGINT ignored, and Python
+        # keeps it ignored: give the child the default disposition, as in a terminal
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not (out.is_dir() and any(p.suffix == ".tif" for p in out.iterdir())):
