@@ -86,9 +86,11 @@ class FeatureMaps:
         rows, cols = np.asarray(rows, np.intp).ravel(), np.asarray(cols, np.intp).ravel()
         gather = _gather_kernel()
         if gather is None:  # the NumPy path reads planar levels (converted once)
-            self.levels = [
-                Level(np.ascontiguousarray(lv.features), lv.factor, lv.start) for lv in self.levels
-            ]
+            if not all(lv.features.flags.c_contiguous for lv in self.levels):
+                self.levels = [
+                    Level(np.ascontiguousarray(lv.features), lv.factor, lv.start)
+                    for lv in self.levels
+                ]
             if rows.size > DENSE_FRACTION * self.shape[1] * self.shape[2]:
                 dense = self.dense().reshape(self.shape[0], -1)
                 return np.take(dense, rows * self.shape[2] + cols, 1)

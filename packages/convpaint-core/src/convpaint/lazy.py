@@ -20,8 +20,9 @@ import numpy as np
 
 from .axes import CANONICAL, SPATIAL, Layout, resolve_axes
 from .classifier import predict_proba_features
+from .feature_maps import FeatureMaps
 from .normalize import block_rows, block_stats, combine, intensity_range
-from .refine import refine_plane
+from .refine import refine
 from .region import parse_region
 
 
@@ -153,21 +154,17 @@ class BlockPredictor:
     def _proba_of(self, x: np.ndarray) -> np.ndarray:
         return predict_proba_features(self.classifier, x)
 
-    def _classify(self, feats: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
+    def _classify(self, feats: FeatureMaps, origin: tuple[int, int]) -> np.ndarray:
         if feats.shape[0] != self.n_features:
             raise ValueError(
                 f"the extractor gives {feats.shape[0]} features per pixel but the classifier "
                 f"was trained on {self.n_features}"
             )
         if self.stride > 1:
-            args = (self._proba_of, origin, self.margin, self.stride, 0.6)
-            if feats.ndim == 4:
-                return np.stack(
-                    [refine_plane(feats[:, z], *args) for z in range(feats.shape[1])], 1
-                )
-            return refine_plane(feats, *args)
-        shape = feats.shape[1:]
-        return self._proba_of(feats.reshape(feats.shape[0], -1)).reshape(-1, *shape)
+            return refine(feats, self._proba_of, origin, self.margin, self.stride, 0.6)
+        dense = feats.dense()
+        shape = dense.shape[1:]
+        return self._proba_of(dense.reshape(dense.shape[0], -1)).reshape(-1, *shape)
 
     def __call__(self, block: np.ndarray, block_id=None) -> np.ndarray:
         origin = (self.origins[0][block_id[3]], self.origins[1][block_id[4]])
@@ -184,8 +181,8 @@ class BlockPredictor:
         labels = self.classes[np.argmax(stacked, axis=1)].astype(self.out_dtype)
         return labels[None, :, None]
 
-    def _features(self, unit: np.ndarray) -> np.ndarray:
-        return self.pipeline.block_features(unit, self.full_scale)
+    def _features(self, unit: np.ndarray) -> FeatureMaps:
+        return self.pipeline.block_maps(unit, self.full_scale)
 
 
 def parallel_blocks(model: Any, canon_shape: tuple[int, ...]) -> int:

@@ -11,7 +11,7 @@ from .cache import TileFeatures, Unit
 from .classifier import predict_proba_features
 from .parallel import ordered_map
 from .progress import progress_bar
-from .refine import refine_plane
+from .refine import refine
 from .region import Region
 from .tiling import Tile, TileGrid
 
@@ -66,16 +66,9 @@ def predict_tiles(
         unit, tile, crop, where = job
         if stride > 1:
             feats = features.maps(unit, tile)
-            if feats.ndim == 4:  # a volume: dense, refined plane by plane
-                feats = feats.dense()
             check_features(feats.shape[0])
             origin = (tile.inner[0].start, tile.inner[1].start)
-            args = (proba_of, origin, features.margin, stride, threshold)
-            if feats.ndim == 4:  # a volume: plane by plane
-                planes = [refine_plane(feats[:, z], *args) for z in range(feats.shape[1])]
-                proba = np.stack(planes, axis=1)
-            else:
-                proba = refine_plane(feats, *args)
+            proba = refine(feats, proba_of, origin, features.margin, stride, threshold)
             return where, proba[(slice(None), *crop)]
         feats = features.inner(unit, tile)
         check_features(feats.shape[0])

@@ -69,6 +69,23 @@ def refine_plane(
     return proba
 
 
+def refine(
+    feats: np.ndarray | FeatureMaps,
+    classify: Classify,
+    origin: tuple[int, int],
+    margin: int,
+    stride: int,
+    threshold: float,
+) -> np.ndarray:
+    """:func:`refine_plane` of a plane, or of every plane of a (F, Z, H, W) volume
+    (upsampled densely once: each plane reads most of it)."""
+    if feats.ndim == 3:
+        return refine_plane(feats, classify, origin, margin, stride, threshold)
+    dense = feats.dense() if isinstance(feats, FeatureMaps) else feats
+    args = (classify, origin, margin, stride, threshold)
+    return np.stack([refine_plane(dense[:, z], *args) for z in range(dense.shape[1])], axis=1)
+
+
 def _gather(feats: np.ndarray | FeatureMaps, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """(F, n) features at pixels (rows, cols) of dense features or of feature maps."""
     if isinstance(feats, FeatureMaps):
