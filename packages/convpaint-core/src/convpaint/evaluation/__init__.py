@@ -5,16 +5,12 @@ NAME ... --coverage 0.1,0.5,1 -o DIR``.  See ``docs/evaluation.md``.
 """
 
 from .datasets import Dataset, Sample, open_dataset
+from .extractor_runs import ExtractorRun, extractor_label, make_extractor_runs
 from .metrics import accuracy, iou_per_class, mean_iou
 from .report import plot_miou, summarize, summary_markdown, write_report
-from .runner import (
-    ExtractorRun,
-    ScribbleSettings,
-    evaluate,
-    extractor_label,
-    make_extractor_runs,
-    read_rows,
-)
+from .results import read_rows
+from .runner import evaluate
+from .scribbling import ScribbleSettings
 
 __all__ = [
     "Dataset",

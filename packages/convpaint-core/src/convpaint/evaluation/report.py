@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runner import CONFIG_NAME, CSV_NAME, LOG_NAME, format_coverage, read_rows
+from .results import CONFIG_NAME, CSV_NAME, LOG_NAME, format_coverage, read_rows
 
 SUMMARY_NAME = "summary.md"
 FIGURE_NAME = "miou_vs_coverage.png"
