@@ -1,8 +1,9 @@
 """napari plugin for Convpaint: paint scribbles, train, and segment images, Z stacks and
 time series in napari (live), with every installed feature extractor.
 
-Modules: :mod:`.widget` (the dock widget), :mod:`.layers` (axes and layers),
-:mod:`.options` (model form), :mod:`.worker` (background jobs), :mod:`.tasks`
+Modules: :mod:`.widget` (the dock widget), :mod:`.panel` (its controls), :mod:`.pickers`
+(layer pickers), :mod:`.layers` (axes and layers), :mod:`.options` (model form),
+:mod:`.worker` (background jobs), :mod:`.live` (live-mode triggers), :mod:`.tasks`
 (the computations), :mod:`.sample_data`.
 """
 

@@ -39,7 +39,9 @@ def guess_axes(layer: Image) -> str:
     defaults = {0: "", 1: "Z", 2: "TZ"}
     n = len(lead)
     if n not in defaults:
-        raise ValueError(f"layer {layer.name!r} has {ndim} dimensions; set its axes (T, Z, C, Y, X)")
+        raise ValueError(
+            f"layer {layer.name!r} has {ndim} dimensions; set its axes (T, Z, C, Y, X)"
+        )
     return defaults[n] + ("YXC" if rgb else "YX")
 
 
@@ -47,7 +49,9 @@ def check_axes(axes: str, shape: tuple[int, ...]) -> str:
     """Upper-case ``axes``; check it fits ``shape`` and that napari can align its layers."""
     axes = axes.strip().upper()
     if len(axes) != len(shape):
-        raise ValueError(f"axes {axes!r} has {len(axes)} letters but the image has {len(shape)} dimensions {shape}")
+        raise ValueError(
+            f"axes {axes!r} has {len(axes)} letters but the image has {len(shape)} dimensions {shape}"
+        )
     if set(axes) - set("TZCYX") or len(set(axes)) != len(axes):
         raise ValueError(f"axes {axes!r}: use each of T, Z, C, Y, X at most once")
     if "C" in axes and axes.index("C") not in (0, len(axes) - 1):
@@ -171,3 +175,23 @@ def write(layer: Any, region: tuple, values: np.ndarray, leading: int = 0) -> No
     index = (slice(None),) * leading + tuple(region)
     layer.data[index] = values
     layer.refresh()
+
+
+def show_result(
+    viewer: Any,
+    image: Image,
+    axes: str,
+    annotations: Labels | None,
+    region: tuple | None,
+    labels: np.ndarray,
+    proba: np.ndarray | None,
+) -> None:
+    """Write a job's labels (and probabilities) into the result layers over ``region``
+    (None: all), in the annotations' dtype and class colours."""
+    dtype = annotations.data.dtype if annotations is not None else labels.dtype
+    region = region or ()
+    seg = result_labels(viewer, image, axes, dtype, colours=annotations)
+    write(seg, region, labels.astype(seg.data.dtype, copy=False))
+    if proba is not None:
+        prob = result_probabilities(viewer, image, axes, len(proba))
+        write(prob, region, proba, leading=1)

@@ -131,7 +131,9 @@ class OptionsForm(QWidget):
         row.addWidget(self.weights)
         row.addWidget(browse)
         self.options = QLineEdit(placeholderText="name=value; …")
-        self.options.setToolTip('more extractor options, JSON values: sigmas=[1, 3.5]; backend="scipy"')
+        self.options.setToolTip(
+            'more extractor options, JSON values: sigmas=[1, 3.5]; backend="scipy"'
+        )
         self.scalings = QLineEdit(placeholderText="extractor default")
         self.scalings.setToolTip("pyramid downscaling factors, e.g. 1, 2, 4")
         self.normalize = QComboBox()
@@ -155,7 +157,9 @@ class OptionsForm(QWidget):
         form.addRow("Max depth", self.max_depth)
         form.addRow("Seed", self.seed)
 
-        self.set_settings(ModelSettings(DEFAULT_EXTRACTOR if DEFAULT_EXTRACTOR in names else (names or [""])[0]))
+        self.set_settings(
+            ModelSettings(DEFAULT_EXTRACTOR if DEFAULT_EXTRACTOR in names else (names or [""])[0])
+        )
         self.extractor.currentTextChanged.connect(self._show_main_options)
         for edit in (self.layers, self.weights, self.options, self.scalings):
             edit.textChanged.connect(self.changed)

@@ -1,7 +1,8 @@
 """The Convpaint dock widget: pick an image, paint, train, segment (live), save/load models.
 
-GUI wiring only: layers in :mod:`.layers`, the model form in :mod:`.options`,
-background jobs in :mod:`.worker`, the computations in :mod:`.tasks`.
+Wiring only: the controls in :mod:`.panel`, the layer pickers in :mod:`.pickers`, layers
+in :mod:`.layers`, the model form in :mod:`.options`, background jobs in :mod:`.worker`,
+live-mode triggers in :mod:`.live`, the computations in :mod:`.tasks`.
 """
 
 from __future__ import annotations
@@ -12,34 +13,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.layers import Image, Labels
-from napari.utils.notifications import show_error
-from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
-    QFormLayout,
-    QGridLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QFileDialog
 
 import convpaint
 
 from . import layers, tasks
 from .live import LiveTrigger
-from .options import ModelSettings, OptionsForm
+from .options import ModelSettings
+from .panel import ConvpaintPanel
+from .pickers import LayerPickers
 from .worker import JobRunner, Outcome, one_line
 
 if TYPE_CHECKING:
     import napari
 
-class ConvpaintWidget(QWidget):
+
+class ConvpaintWidget(ConvpaintPanel):
     """Dock widget; ``napari_viewer`` is injected by napari."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
@@ -52,66 +41,11 @@ class ConvpaintWidget(QWidget):
         self.runner = JobRunner(self)
         self.live = LiveTrigger(self.live_update, self)
         self.live_timer = self.live.timer
-        self._build_ui()
+        self.pickers = LayerPickers(
+            napari_viewer, self.image_combo, self.annotations_combo, self.axes_edit
+        )
         self._connect()
         self.refresh_layers()
-
-    # -- UI ------------------------------------------------------------------------------
-    def _build_ui(self) -> None:
-        self.image_combo = QComboBox()
-        self.axes_edit = QLineEdit()
-        self.axes_edit.setToolTip(
-            "axes of the image: T (time), Z, C (channels), Y, X; e.g. ZYX, TYX, CYX, YXC (RGB)"
-        )
-        self.annotations_combo = QComboBox()
-        self.new_annotations_button = QPushButton("New")
-        self.new_annotations_button.setToolTip("add an empty annotations layer for the image")
-        ann_row = QHBoxLayout()
-        ann_row.addWidget(self.annotations_combo, 1)
-        ann_row.addWidget(self.new_annotations_button)
-        data = QFormLayout()
-        data.addRow("Image", self.image_combo)
-        data.addRow("Axes", self.axes_edit)
-        data.addRow("Annotations", ann_row)
-
-        self.form = OptionsForm()
-        model_box = QGroupBox("Model")
-        QVBoxLayout(model_box).addWidget(self.form)
-
-        self.train_button = QPushButton("Train")
-        self.train_button.setToolTip("train on the annotations and segment the visible plane")
-        self.segment_plane_button = QPushButton("Segment plane")
-        self.segment_all_button = QPushButton("Segment all")
-        self.live_check = QCheckBox("Live")
-        self.live_check.setToolTip("retrain and segment the visible plane after every stroke")
-        self.proba_check = QCheckBox("Probabilities")
-        self.proba_check.setToolTip("also write class probabilities to a 'probabilities' layer")
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.save_button = QPushButton("Save model…")
-        self.load_button = QPushButton("Load model…")
-        self.status = QLabel("Paint at least two classes, then Train.")
-        self.status.setWordWrap(True)
-
-        grid = QGridLayout()
-        grid.addWidget(self.train_button, 0, 0)
-        grid.addWidget(self.segment_plane_button, 0, 1)
-        grid.addWidget(self.segment_all_button, 0, 2)
-        grid.addWidget(self.live_check, 1, 0)
-        grid.addWidget(self.proba_check, 1, 1, 1, 2)
-        grid.addWidget(self.progress, 2, 0, 1, 2)
-        grid.addWidget(self.cancel_button, 2, 2)
-        grid.addWidget(self.save_button, 3, 0, 1, 2)
-        grid.addWidget(self.load_button, 3, 2)
-
-        root = QVBoxLayout(self)
-        root.addLayout(data)
-        root.addWidget(model_box)
-        root.addLayout(grid)
-        root.addWidget(self.status)
-        root.addStretch(1)
 
     def _connect(self) -> None:
         events = self.viewer.layers.events
@@ -131,7 +65,7 @@ class ConvpaintWidget(QWidget):
         self.cancel_button.clicked.connect(self.runner.cancel)
         self.save_button.clicked.connect(self._save_dialog)
         self.load_button.clicked.connect(self._load_dialog)
-        self.runner.progress.connect(self._on_progress)
+        self.runner.progress.connect(self.show_progress)
         self.runner.finished.connect(self._on_finished)
 
     # -- layers --------------------------------------------------------------------------
@@ -139,48 +73,30 @@ class ConvpaintWidget(QWidget):
         """Fill the layer pickers from the viewer, keeping the current choices."""
         if event is not None and getattr(event, "type", "") == "inserted":
             event.value.events.name.connect(self.refresh_layers)
-        images = [lay.name for lay in layers.image_layers(self.viewer) if lay.name != layers.PROBABILITIES]
-        labels = [lay.name for lay in layers.labels_layers(self.viewer) if lay.name != layers.SEGMENTATION]
-        preferred = layers.ANNOTATIONS if layers.ANNOTATIONS in labels else None
-        _refill(self.image_combo, images)
-        _refill(self.annotations_combo, labels, preferred)
+        self.pickers.refill()
 
     @property
     def image_layer(self) -> Image | None:
-        return layers.find_layer(self.viewer, self.image_combo.currentText(), Image)
+        return self.pickers.image_layer
 
     @property
     def annotations_layer(self) -> Labels | None:
-        return layers.find_layer(self.viewer, self.annotations_combo.currentText(), Labels)
+        return self.pickers.annotations_layer
 
     def _on_image_changed(self) -> None:
-        image = self.image_layer
-        if image is None:
-            return
-        try:
-            self.axes_edit.setText(layers.guess_axes(image))
-        except ValueError as exc:
-            self.axes_edit.setText("")
-            self.status.setText(str(exc))
+        problem = self.pickers.guess_axes()
+        if problem is not None:
+            self.status.setText(problem)
 
     def axes(self) -> str:
-        image = self._image()
-        return layers.check_axes(self.axes_edit.text(), image.data.shape)
-
-    def _image(self) -> Image:
-        image = self.image_layer
-        if image is None:
-            raise ValueError("add or pick an image layer first")
-        if image.multiscale:
-            raise ValueError(f"image layer {image.name!r} is multiscale; open one resolution level")
-        return image
+        return self.pickers.axes()
 
     def new_annotations(self) -> Labels | None:
         """Add an empty annotations layer with the image's spatial shape."""
         try:
-            layer = layers.new_annotations(self.viewer, self._image(), self.axes())
+            layer = self.pickers.new_annotations()
         except ValueError as exc:
-            self._error(str(exc))
+            self.error(str(exc))
             return None
         self.annotations_combo.setCurrentText(layer.name)
         return layer
@@ -189,7 +105,9 @@ class ConvpaintWidget(QWidget):
         layer = self.annotations_layer
         if layer is None:
             self.new_annotations()
-            raise ValueError("paint scribbles of at least two classes in the new 'annotations' layer")
+            raise ValueError(
+                "paint scribbles of at least two classes in the new 'annotations' layer"
+            )
         return layer
 
     # -- model ---------------------------------------------------------------------------
@@ -210,7 +128,7 @@ class ConvpaintWidget(QWidget):
     def save_model(self, path: str | Path) -> Path | None:
         """Write the trained model to ``path`` (``.npz``)."""
         if self.model is None or self.model.classes_ is None:
-            self._error("no trained model to save: train or load one first")
+            self.error("no trained model to save: train or load one first")
             return None
         path = Path(path)
         if path.suffix != ".npz":
@@ -218,7 +136,7 @@ class ConvpaintWidget(QWidget):
         try:
             saved = self.model.save(path)
         except Exception as exc:
-            self._error(one_line(exc))
+            self.error(one_line(exc))
             return None
         self.status.setText(f"Saved the model to {saved.name}.")
         return saved
@@ -228,7 +146,7 @@ class ConvpaintWidget(QWidget):
         try:
             model = convpaint.load_model(path)
         except Exception as exc:
-            self._error(one_line(exc))
+            self.error(one_line(exc))
             return None
         self.form.set_settings(ModelSettings.from_model(model))  # emits no "changed"
         self.model, self._model_settings = model, self.form.settings()
@@ -252,7 +170,7 @@ class ConvpaintWidget(QWidget):
     # -- jobs ----------------------------------------------------------------------------
     def _inputs(self, train: bool) -> tasks.Inputs:
         """Everything a job needs, read in the GUI thread (annotations copied)."""
-        image = self._image()
+        image = self.pickers.image()
         axes = self.axes()
         settings = self.form.settings()
         annotations = None
@@ -277,29 +195,27 @@ class ConvpaintWidget(QWidget):
         try:
             inputs = self._inputs(train)
         except ValueError as exc:
-            self._error(str(exc))
+            self.error(str(exc))
             return False
         self._t0 = time.perf_counter()
-        self._set_busy(True, job)
+        self.set_busy(True, job)
         self.runner.start(job, lambda cancel, cb: tasks.run(inputs, train, region, cancel, cb))
         return True
 
+    def _start_on_plane(self, job: str, train: bool) -> bool:
+        try:
+            region = self.pickers.plane_region()
+        except ValueError as exc:
+            self.error(str(exc))
+            return False
+        return self._start(job, train, region)
+
     def train(self) -> bool:
         """Train on the annotations, then segment the visible plane."""
-        try:
-            region = layers.plane_region(self.viewer, self._image(), self.axes())
-        except ValueError as exc:
-            self._error(str(exc))
-            return False
-        return self._start("Training", True, region)
+        return self._start_on_plane("Training", True)
 
     def segment_plane(self) -> bool:
-        try:
-            region = layers.plane_region(self.viewer, self._image(), self.axes())
-        except ValueError as exc:
-            self._error(str(exc))
-            return False
-        return self._start("Segmenting the plane", False, region)
+        return self._start_on_plane("Segmenting the plane", False)
 
     def segment_all(self) -> bool:
         return self._start("Segmenting all", False, None)
@@ -325,9 +241,9 @@ class ConvpaintWidget(QWidget):
             self.status.setText("Live: paint scribbles of at least two classes.")
             return
         try:
-            region = layers.plane_region(self.viewer, self._image(), self.axes())
+            region = self.pickers.plane_region()
         except ValueError as exc:
-            self._error(str(exc))
+            self.error(str(exc))
             return
         settings_ok = self.model is not None and self.model.classes_ is not None
         train = self.live.dirty or not settings_ok
@@ -336,12 +252,8 @@ class ConvpaintWidget(QWidget):
             self.live.dirty = self.live.dirty or train
 
     # -- results -------------------------------------------------------------------------
-    def _on_progress(self, done: int, total: int) -> None:
-        self.progress.setMaximum(max(total, 1))
-        self.progress.setValue(done)
-
     def _on_finished(self, outcome: Outcome) -> None:
-        self._set_busy(False)
+        self.set_busy(False)
         if outcome.status == "done":
             self.progress.setValue(self.progress.maximum())
         seconds = time.perf_counter() - self._t0
@@ -350,61 +262,24 @@ class ConvpaintWidget(QWidget):
             if outcome.job == "Live":
                 self.live.dirty = True
         elif outcome.status == "error":
-            self._error(outcome.message)
+            self.error(outcome.message)
         else:
             result: tasks.Result = outcome.value
             self.model, self._model_settings = result.model, result.settings
             try:
-                self._show(result)
+                image, axes = self.pickers.image(), self.axes()
+                layers.show_result(
+                    self.viewer,
+                    image,
+                    axes,
+                    self.annotations_layer,
+                    result.region,
+                    result.labels,
+                    result.proba,
+                )
             except Exception as exc:  # e.g. the image layer was removed meanwhile
-                self._error(f"could not show the result: {one_line(exc)}")
+                self.error(f"could not show the result: {one_line(exc)}")
             else:
                 self.status.setText(f"{outcome.job}: done in {seconds:.2f} s. {result.summary}")
         self.last_outcome = outcome
         self.live.job_finished()
-
-    def _show(self, result: tasks.Result) -> None:
-        image, axes = self._image(), self.axes()
-        ann = self.annotations_layer
-        dtype = ann.data.dtype if ann is not None else result.labels.dtype
-        region = result.region or ()
-        seg = layers.result_labels(self.viewer, image, axes, dtype, colours=ann)
-        layers.write(seg, region, result.labels.astype(seg.data.dtype, copy=False))
-        if result.proba is not None:
-            prob = layers.result_probabilities(self.viewer, image, axes, len(result.proba))
-            layers.write(prob, region, result.proba, leading=1)
-
-    def _set_busy(self, busy: bool, job: str = "") -> None:
-        for button in (
-            self.train_button,
-            self.segment_plane_button,
-            self.segment_all_button,
-            self.save_button,
-            self.load_button,
-        ):
-            button.setEnabled(not busy)
-        self.cancel_button.setEnabled(busy)
-        # no indeterminate "busy" animation: its repaints cost ~40 % of a short job's time
-        self.progress.setMaximum(1)
-        self.progress.setValue(0)
-        if busy:
-            self.status.setText(f"{job}…")
-
-    def _error(self, message: str) -> None:
-        self.status.setText(message)
-        show_error(f"Convpaint: {message}")
-
-
-def _refill(combo: QComboBox, names: list[str], preferred: str | None = None) -> None:
-    """Set the items of ``combo``, keeping its choice; emits ``currentTextChanged`` once
-    when the choice changes."""
-    current = combo.currentText()
-    if [combo.itemText(i) for i in range(combo.count())] != names:
-        combo.blockSignals(True)
-        combo.clear()
-        combo.addItems(names)
-        choice = current if current in names else (preferred or (names[0] if names else ""))
-        combo.setCurrentIndex(names.index(choice) if choice in names else -1)
-        combo.blockSignals(False)
-    if combo.currentText() != current:
-        combo.currentTextChanged.emit(combo.currentText())
