@@ -1,5 +1,5 @@
-"""The scribbles of an evaluation: their settings (stored in ``config.json``), a stable seed per (image, coverage) and
-one generator per image shared by its coverage levels."""
+"""The scribbles of an evaluation: their settings (stored in ``config.json``), a stable
+seed per (image, coverage) and one generator per image shared by its coverage levels."""
 
 from __future__ import annotations
 
