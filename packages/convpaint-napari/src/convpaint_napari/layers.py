@@ -50,7 +50,8 @@ def check_axes(axes: str, shape: tuple[int, ...]) -> str:
     axes = axes.strip().upper()
     if len(axes) != len(shape):
         raise ValueError(
-            f"axes {axes!r} has {len(axes)} letters but the image has {len(shape)} dimensions {shape}"
+            f"axes {axes!r} has {len(axes)} letters but the image has {len(shape)} "
+            f"dimensions {shape}"
         )
     if set(axes) - set("TZCYX") or len(set(axes)) != len(axes):
         raise ValueError(f"axes {axes!r}: use each of T, Z, C, Y, X at most once")
