@@ -51,14 +51,18 @@ def make_data(size: int, seed: int = 0):
 
 def feature_pass(model, image) -> int:
     """Featurise every tile of ``image`` as segment() does, without classifying or keeping them."""
+    from convpaint.inputs import prepare_image
     from convpaint.prediction import map_features
     from convpaint.tiling import TileGrid
+    from convpaint.units import make_units
 
-    canon, _ = model._prepare(image, None)
-    grid = TileGrid(canon.shape[-2:], model._tile(training=False), model.pipeline.halo)
-    features = model._tile_features(grid, canon.dtype, store=False)
+    canon, _ = prepare_image(image, None)
+    plan = model.plan(canon.shape[-2:], training=False)
+    grid = TileGrid(canon.shape[-2:], plan.grid.tile, model.pipeline.halo)
+    features = model._features(grid, canon.dtype, store=False)
+    units = make_units(canon, model.normalize, model.volumetric)
     n = 0
-    for _, feats in map_features(features, model._units(canon), grid, model._workers_for(grid)):
+    for _, feats in map_features(features, units, grid, plan.workers):
         n = feats.shape[0]
     return n
 

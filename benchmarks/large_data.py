@@ -97,7 +97,7 @@ def child(args) -> dict:
         "rss_before_mb": rss0 // 1024,
         "checksum": checksum,
         "workers": model.workers,
-        "tile": model._tile(False),
+        "tile": model.plan(src.shape[-2:], training=False).grid.tile,
     }
 
 

@@ -37,7 +37,7 @@ inside = labels[z // 4 : 3 * z // 4, y // 4 : 3 * y // 4, x // 4 : 3 * x // 4]
 print(json.dumps({
     "shape": [z, y, x], "train_s": round(t1 - t0, 1), "segment_s": round(t2 - t1, 1),
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
-    "tile": model._tile(False, z), "workers": model.workers,
+    "tile": model.plan((y, x), training=False, depth=z).grid.tile, "workers": model.workers,
     "object_recall": round(float(np.mean(inside == 2)), 3),
 }))
 """

@@ -42,6 +42,38 @@ def _with(image, index, value):
     return image
 
 
+def _lazy(a):
+    import dask.array as da
+
+    return da.from_array(a, chunks=tuple(max(1, n // 2) for n in a.shape))
+
+
+def _unknown_chunks(a):
+    x = _lazy(a)
+    return x[x[:, 0] > -1]  # boolean indexing: chunk sizes unknown
+
+
+def _everywhere(image):
+    """Scribbles on every pixel (two classes): a forest of about one leaf per pixel."""
+    return (image > np.median(image)).astype(np.uint8) + 1
+
+
+def _set_event():
+    event = threading.Event()
+    event.set()
+    return event
+
+
+def _with_memory(call, available):
+    """Run ``call`` as if only ``available`` bytes were free (features and image fit)."""
+    original = memory.available_bytes
+    memory.available_bytes = lambda: available
+    try:
+        return call()
+    finally:
+        memory.available_bytes = original
+
+
 def _pickled_model(c):
     path = c.tmp / "pickled.npz"
     np.savez(path, meta=np.array([{"format": "convpaint-model"}], dtype=object))
@@ -186,6 +218,100 @@ API_CASES = [
         "integers or slices",
     ),
     ("cancel-type", lambda c: c.model.segment(c.img, cancel=5), TypeError, "cancel must be"),
+    # -- issue 14: lazy inputs, decisions of item 11, messages of item 10, guard of item 8
+    ("region-bool", lambda c: c.model.segment(c.img, region=(True,)), TypeError, "bool"),
+    ("tile-size-one", lambda c: M("raw", tile_size=1), ValueError, "tile_size must be at least"),
+    ("volumetric-string", lambda c: M("ilastik", volumetric="no"), TypeError, "volumetric must"),
+    (
+        "empty-z-axis",
+        lambda c: c.model.segment(np.zeros((0, 32, 32), np.float32), axes="ZYX"),
+        ValueError,
+        r"empty spatial dimension \(Z\)",
+    ),
+    (
+        "huge-values",
+        lambda c: c.model.segment(np.where(c.img > 0.9, 1e300, c.img.astype(np.float64))),
+        ValueError,
+        "too large to normalise",
+    ),
+    (
+        "lazy-unknown-chunks",
+        lambda c: c.model.segment(_unknown_chunks(c.img)),
+        ValueError,
+        "unknown chunk sizes",
+    ),
+    (
+        "lazy-nan-image",
+        lambda c: c.model.segment(_lazy(_with(c.img, (3, 4), np.nan))).compute(),
+        ValueError,
+        "NaN",
+    ),
+    (
+        "lazy-complex-image",
+        lambda c: c.model.segment(_lazy(c.img.astype(np.complex64))),
+        TypeError,
+        "complex",
+    ),
+    (
+        "lazy-channel-count",
+        lambda c: c.model.segment(_lazy(np.stack([c.img] * 3, -1))),
+        ValueError,
+        "trained on 1",
+    ),
+    (
+        "lazy-scribble-shape",
+        lambda c: M("raw").train(_lazy(c.img), c.ann[:-1]),
+        ValueError,
+        "does not match",
+    ),
+    (
+        "lazy-scribble-negative",
+        lambda c: M("raw").train(_lazy(c.img), _lazy(c.ann.astype(np.int16) - 1)),
+        ValueError,
+        ">= 0",
+    ),
+    (
+        "lazy-scribble-fraction",
+        lambda c: M("raw").train(_lazy(c.img), _lazy(c.ann * 0.5)),
+        ValueError,
+        "integer class labels",
+    ),
+    (
+        "lazy-scribble-empty",
+        lambda c: M("raw").train(_lazy(c.img), _lazy(np.zeros_like(c.ann))),
+        ValueError,
+        "annotations are empty",
+    ),
+    (
+        "lazy-one-class",
+        lambda c: M("raw").train(_lazy(c.img), _lazy((c.ann > 0).astype(np.uint8))),
+        ValueError,
+        "single class",
+    ),
+    (
+        "lazy-cancelled",
+        lambda c: c.model.segment(_lazy(c.img), cancel=_set_event()),
+        convpaint.Cancelled,
+        "cancelled",
+    ),
+    (
+        "class-uint64-above-int64",
+        lambda c: M("raw").train(c.img, c.ann.astype(np.uint64) * np.uint64(2**63 + 5)),
+        ValueError,
+        "9223372036854775813",
+    ),
+    (
+        "class-float-1e20",
+        lambda c: M("raw").train(c.img, np.where(c.ann == 2, 1e20, c.ann)),
+        ValueError,
+        "out of range|refused",
+    ),
+    (
+        "forest-too-large",
+        lambda c: _with_memory(lambda: M("raw").train(c.img, _everywhere(c.img)), 64 * 2**20),
+        convpaint.InsufficientMemoryError,
+        "random forest.*max_depth=",
+    ),
     # -- model files, paths and permissions
     (
         "model-missing",

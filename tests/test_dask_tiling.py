@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 import convpaint
+from convpaint.inputs import prepare_image
 from convpaint.tiling import round_up
+from convpaint.units import make_units
 
 
 @pytest.mark.parametrize(
@@ -16,8 +18,8 @@ def test_map_overlap_reproduces_features(name, kwargs):
     image = rng.random((184, 180)).astype(np.float32)  # last chunks >= halo: no dask rechunk
     model = convpaint.ConvpaintModel(name, **kwargs)
     reference = model.compute_features(image)
-    canon, _ = model._prepare(image, None)
-    plane = model._units(canon)[0].data  # (C, Y, X), normalised
+    canon, _ = prepare_image(image, None)
+    plane = make_units(canon, model.normalize, False)[0].data  # (C, Y, X), normalised
     pipeline = model.pipeline
     chunk = round_up(48, pipeline.align)
     assert pipeline.halo <= 36 and chunk == 48

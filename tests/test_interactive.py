@@ -49,15 +49,18 @@ def _forests_equal(a, b):
 def _samples(model, image, scribbles):
     """The (features, labels) a model's classifier is fitted on."""
     seen = {}
-    fit = model.classifier.fit
+    cls = type(model.classifier)  # train fits a fresh copy of the model's classifier
+    fit = cls.fit
 
-    def spy(x, y):
+    def spy(self, x, y):
         seen["x"], seen["y"] = x.copy(), y.copy()
-        return fit(x, y)
+        return fit(self, x, y)
 
-    model.classifier.fit = spy
-    model.train(image, scribbles)
-    model.classifier.fit = fit
+    cls.fit = spy
+    try:
+        model.train(image, scribbles)
+    finally:
+        cls.fit = fit
     return seen["x"], seen["y"]
 
 

@@ -60,8 +60,8 @@ def resolve_axes(shape: tuple[int, ...], axes: str | None) -> Layout:
 
 
 def to_canonical(image: np.ndarray, layout: Layout) -> np.ndarray:
-    """Return a (T, Z, C, Y, X) view of ``image``."""
-    arr = np.asarray(image)
+    """Return a (T, Z, C, Y, X) view of ``image`` (NumPy, or lazy for a dask array)."""
+    arr = _array(image)
     axes = layout.axes
     for letter in CANONICAL:
         if letter not in axes:
@@ -75,7 +75,7 @@ def to_canonical(image: np.ndarray, layout: Layout) -> np.ndarray:
 
 def annotations_to_canonical(labels: np.ndarray, layout: Layout) -> np.ndarray:
     """Return a (T, Z, Y, X) view of an annotation/label array in the image's spatial axes."""
-    labels = np.asarray(labels)
+    labels = _array(labels)
     axes = layout.spatial_axes
     if labels.ndim != len(axes):
         raise AxesError(
@@ -87,6 +87,11 @@ def annotations_to_canonical(labels: np.ndarray, layout: Layout) -> np.ndarray:
             labels = labels[..., np.newaxis]
             axes += letter
     return np.transpose(labels, [axes.index(letter) for letter in SPATIAL])
+
+
+def _array(a):
+    """NumPy arrays as they are, dask arrays kept lazy, anything else through np.asarray."""
+    return a if type(a).__module__.startswith("dask.") else np.asarray(a)
 
 
 def from_canonical_spatial(arr: np.ndarray, layout: Layout, leading: int = 0) -> np.ndarray:

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -89,11 +90,12 @@ class FeatureCache:
 
 @dataclass
 class Unit:
-    """One unit of featurisation: a normalised (C, Y, X) plane or (C, Z, Y, X) volume."""
+    """One unit of featurisation: a normalised (C, Y, X) plane or (C, Z, Y, X) volume,
+    in memory or lazy (a dask array read tile by tile, never cached)."""
 
     index: tuple  # where it lies in the canonical (T, Z) axes
-    data: np.ndarray
-    source: np.ndarray = field(repr=False)  # contiguous array holding the same pixels
+    data: Any
+    source: np.ndarray | None = field(repr=False)  # contiguous array of the same pixels
 
     @cached_property
     def digest(self) -> str:
@@ -133,7 +135,7 @@ class TileFeatures:
 
     def maps(self, unit: Unit, tile) -> FeatureMaps:
         """Features of the tile and its margin, at their pyramid resolutions."""
-        if self.cache is None:
+        if self.cache is None or unit.source is None:
             return self.compute(unit, tile)
         (ys, xs) = tile.inner
         key = (self.config, unit.digest, self.grid.tile, self.grid.halo, ys.start, xs.start)

@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from .features import channel_groups
-from .tiling import TileGrid
+from .cache import FeatureCache
+from .plan import TilePlan
+from .region import Region
+from .volume import tile_bytes
 
 # Peak bytes of featurising one block / bytes of its float32 features, measured with
 # ilastik (the widest filter bank): 3.1 for 2-D tiles, 6.8 for volumes (filters on 3-D blocks).
 WORK_FACTOR = {2: 3.5, 3: 7.0}
-FALLBACK_FEATURES = 64  # per extractor call and scale, for extractors that do not say
 GiB = 2**30
 
 
@@ -72,34 +73,29 @@ def _fmt(n: float) -> str:
     return f"{n / GiB:.1f} GiB" if n >= 0.1 * GiB else f"{n / 2**20:.0f} MiB"
 
 
-def features_per_pixel(model: Any) -> int:
-    """The model's feature count; before training, the extractors' own or an estimate."""
-    if model.n_features_:
-        return int(model.n_features_)
-    n_channels = model.n_channels_ or 1
-    total = 0
-    for part in model.pipeline.parts:
-        ex = part.extractor
-        per_call = getattr(ex, "n_features", None)
-        per_call = per_call if isinstance(per_call, int) and per_call > 0 else FALLBACK_FEATURES
-        calls = len(channel_groups(n_channels, int(ex.n_input_channels)))
-        total += per_call * calls * len(part.scalings)
-    return total
-
-
-def _tile_bytes(model: Any, grid: TileGrid, depth: int) -> tuple[int, int]:
+def _tile_bytes(plan: TilePlan, zpad: int) -> tuple[int, int]:
     """(float32 features of one tile's block, peak working bytes of featurising it)."""
-    n = features_per_pixel(model)
+    n, grid, depth = plan.n_features, plan.grid, plan.depth
     edge = min(grid.tile, max(grid.shape)) + 2 * grid.halo
-    if model.volumetric:  # features of the tile only; the working set of convpaint.volume
-        from .volume import tile_bytes
-
-        tile = min(grid.tile, max(grid.shape))
-        p = model.pipeline
-        work = tile_bytes(tile, depth, n, p.halo, grid.halo - p.halo, p.zpad)
-        return 4 * n * depth * edge**2, work
     feats = 4 * n * depth * edge**2
-    return feats, int(feats * WORK_FACTOR[3 if model.volumetric else 2])
+    if depth > 1:  # volumes: features of the tile only; the working set of convpaint.volume
+        tile = min(grid.tile, max(grid.shape))
+        return feats, tile_bytes(tile, depth, n, plan.halo, plan.margin, zpad)
+    return feats, int(feats * WORK_FACTOR[2])
+
+
+def forest_bytes(classifier: Any, n_samples: int, n_classes: int) -> int:
+    """Upper estimate of a fitted random forest's nodes: at most one leaf per (bootstrap)
+    sample and tree, each node 64 bytes plus its float64 class values."""
+    trees = getattr(classifier, "n_estimators", 1)
+    trees = trees if isinstance(trees, int) and trees > 0 else 1
+    fraction = getattr(classifier, "max_samples", None)
+    fraction = fraction if isinstance(fraction, float) and 0 < fraction <= 1 else 0.632
+    depth = getattr(classifier, "max_depth", None)
+    leaves = max(1, int(fraction * n_samples))
+    if isinstance(depth, int) and depth > 0 and depth < 40:
+        leaves = min(leaves, 2**depth)
+    return trees * (2 * leaves - 1) * (64 + 8 * n_classes)
 
 
 def _refuse(what: str, parts: list[tuple[str, int, list[str]]]) -> None:
@@ -125,73 +121,74 @@ LAZY = (
 NO_CACHE = "cache_bytes=0 (no feature cache)"
 
 
-def _tile_hints(model: Any, grid: TileGrid, work: int) -> list[str]:
-    hints = [f"a smaller tile_size= (now {grid.tile} px, {_fmt(work)} per tile)"]
-    if model.workers > 1:
-        hints.append(f"workers=1 (now {model.workers} tiles in parallel)")
+def _tile_hints(plan: TilePlan, work: int) -> list[str]:
+    hints = [f"a smaller tile_size= (now {plan.grid.tile} px, {_fmt(work)} per tile)"]
+    if plan.workers > 1:
+        hints.append(f"workers=1 (now {plan.workers} tiles in parallel)")
     return hints
 
 
-def check_prediction(model: Any, canon_shape: tuple[int, ...], region: Any, proba: bool) -> None:
-    """Refuse a segment/predict_proba call of ``region`` (a :class:`~convpaint.region.Region`)
-    of a canonical (T, Z, C, Y, X) image that cannot fit in memory."""
+def check_prediction(
+    plan: TilePlan,
+    zpad: int,
+    cache: FeatureCache,
+    canon_shape: tuple[int, ...],
+    region: Region,
+    out_itemsize: int,
+) -> None:
+    """Refuse a segment/predict_proba call of ``region`` of a canonical (T, Z, C, Y, X)
+    image that cannot fit in memory (``out_itemsize``: bytes per output pixel)."""
     _, nz, c, ny, nx = canon_shape
-    n_t, n_z = region.shape[0], (nz if model.volumetric else region.shape[1])
-    grid = model._grid((ny, nx), training=False, depth=nz)
-    depth = nz if model.volumetric else 1
-    feats, work = _tile_bytes(model, grid, depth)
-    n_classes = len(model.classes_)
+    volumetric = plan.depth > 1
+    n_t, n_z = region.shape[0], (nz if volumetric else region.shape[1])
+    feats, work = _tile_bytes(plan, zpad)
     out_px = math.prod(region.shape)
-    from .model import _label_dtype
-
-    itemsize = 4 * n_classes if proba else _label_dtype(model.classes_).itemsize
-    n_tiles = len(grid.within(region.rows, region.cols)) * n_t * (1 if model.volumetric else n_z)
-    in_flight = min(model._workers_for(grid, nz), n_tiles)
-    cache = model.feature_cache
+    n_tiles = len(plan.grid.within(region.rows, region.cols)) * n_t * (1 if volumetric else n_z)
+    in_flight = min(plan.workers, n_tiles)
     parts = [
         ("normalised image", 4 * c * n_t * n_z * ny * nx, [REGION, LAZY]),
-        ("output", itemsize * out_px, [REGION, LAZY]),
-        (
-            f"features of {in_flight} tile(s) in flight",
-            in_flight * work,
-            _tile_hints(model, grid, work),
-        ),
+        ("output", out_itemsize * out_px, [REGION, LAZY]),
+        (f"features of {in_flight} tile(s) in flight", in_flight * work, _tile_hints(plan, work)),
         ("feature cache", min(max(0, cache.max_bytes - cache.nbytes), n_tiles * feats), [NO_CACHE]),
     ]
     _refuse("segmenting this image", parts)
 
 
-def check_training(model: Any, canon_shape: tuple[int, ...], annotations: np.ndarray) -> None:
+def check_training(
+    plan: TilePlan,
+    zpad: int,
+    cache: FeatureCache,
+    canon_shape: tuple[int, ...],
+    annotations: np.ndarray,
+    classifier: Any = None,
+) -> None:
     """Refuse training on a canonical (T, Z, C, Y, X) image with (T, Z, Y, X) annotations
-    that cannot fit in memory."""
+    that cannot fit in memory (``classifier``: its fitted forest is counted too)."""
     _, nz, c, ny, nx = canon_shape
+    volumetric = plan.depth > 1
     labelled = annotations > 0
     planes = labelled.any(axis=(2, 3))
     t_idx, z_idx = np.nonzero(planes)
     if t_idx.size == 0:
         return  # the caller reports empty annotations
     n_t = int(t_idx.max() - t_idx.min() + 1)
-    n_z = nz if model.volumetric else int(z_idx.max() - z_idx.min() + 1)
-    grid = model._grid((ny, nx), training=True, depth=nz)
-    depth = nz if model.volumetric else 1
-    feats, work = _tile_bytes(model, grid, depth)
-    if model.volumetric:  # tiles touched by scribbles, per volume or per plane
+    n_z = nz if volumetric else len(t_idx)
+    feats, work = _tile_bytes(plan, zpad)
+    if volumetric:  # tiles touched by scribbles, per volume or per plane
         masks = [labelled[i].any(axis=0) for i in np.unique(t_idx)]
     else:
         masks = [labelled[i, j] for i, j in zip(t_idx, z_idx, strict=True)]
-    n_tiles = sum(len(grid.touching(mask)) for mask in masks)
-    in_flight = min(model._workers_for(grid, nz) if model.volumetric else model.workers, n_tiles)
-    cache = model.feature_cache
+    n_tiles = sum(len(plan.grid.touching(mask)) for mask in masks)
+    in_flight = min(plan.workers, n_tiles)
     n_samples = int(np.count_nonzero(labelled))
+    n_classes = max(2, len(np.unique(annotations[labelled][:100_000])))
     few = "fewer scribbled pixels or planes per call"
+    forest = ["max_depth= (e.g. 20) or fewer trees (n_estimators=)", few]
     parts = [
-        ("normalised image", 4 * c * n_t * n_z * ny * nx, [few, LAZY]),
-        ("training samples", 2 * 4 * n_samples * features_per_pixel(model), [few]),
-        (
-            f"features of {in_flight} tile(s) in flight",
-            in_flight * work,
-            _tile_hints(model, grid, work),
-        ),
+        ("normalised image", 4 * c * (n_t if volumetric else 1) * n_z * ny * nx, [few, LAZY]),
+        ("training samples", 2 * 4 * n_samples * plan.n_features, [few]),
+        (f"features of {in_flight} tile(s) in flight", in_flight * work, _tile_hints(plan, work)),
         ("feature cache", min(max(0, cache.max_bytes - cache.nbytes), n_tiles * feats), [NO_CACHE]),
+        ("random forest", forest_bytes(classifier, n_samples, n_classes), forest),
     ]
     _refuse("training on this image", parts)

@@ -1,51 +1,51 @@
-"""``ConvpaintModel``: train on scribbles, segment images, save and load.
+"""``ConvpaintModel``: the facade. Train on scribbles, segment images, save and load.
 
-The data path, module by module: :mod:`~convpaint.axes` (dimensions) ->
-:mod:`~convpaint.normalize` -> :mod:`~convpaint.tiling` (tiles with halos) ->
-:mod:`~convpaint.features` (channels, :mod:`~convpaint.pyramid`, extractors)
--> :mod:`~convpaint.classifier` -> labels.
+The data path, module by module: :mod:`~convpaint.inputs` (one validator for
+NumPy, dask and zarr) -> :mod:`~convpaint.units` (normalised planes) ->
+:mod:`~convpaint.plan` / :mod:`~convpaint.tiling` (tiles with halos) ->
+:mod:`~convpaint.features` (channels, :mod:`~convpaint.pyramid`, extractors) ->
+:mod:`~convpaint.training` or :mod:`~convpaint.prediction` (classifier) -> labels,
+returned in memory, as a dask array (:mod:`~convpaint.lazy`) or streamed into a
+zarr store (:mod:`~convpaint.stream`).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import __version__, lazy
-from .axes import (
-    AxesError,
-    Layout,
-    annotations_to_canonical,
-    from_canonical_spatial,
-    resolve_axes,
-    to_canonical,
-)
+from . import __version__, lazy, stream
+from .axes import from_canonical_spatial
 from .cache import DEFAULT_CACHE_BYTES, FeatureCache, TileFeatures, Unit
 from .cancel import cancel_check
-from .classifier import check_classifier, check_training_labels, default_classifier
+from .classifier import (
+    check_classifier,
+    check_training_labels,
+    default_classifier,
+    label_dtype,
+)
 from .combine import ConcatExtractor
 from .extractor import FeatureExtractor
 from .features import FeaturePipeline
-from .memory import check_prediction, check_training, features_per_pixel
-from .normalize import check_finite, check_mode, intensity_range, normalize
+from .inputs import is_lazy, prepare_annotations, prepare_image
+from .memory import check_prediction, check_training
+from .normalize import check_mode, intensity_range
 from .parallel import default_workers
-from .prediction import map_features, predict_tiles, tile_jobs
+from .plan import TilePlan, TilePlanner
+from .prediction import Predictor, map_features, predict_tiles, tile_jobs
 from .projections import check_projections, check_z_scale, with_projections
 from .region import parse_region
 from .registry import get_extractor, get_registry
-from .tiling import TileGrid, check_positive, round_up
+from .tiling import TileGrid, check_positive
 from .training import collect_samples
-from .volume import tile_bytes, volume_tile
+from .units import make_units
 
-TRAIN_TILE = 256
-MAX_TILE = 2048
 COARSE_TO_FINE = 4
-TILE_BYTES = 64 * 2**20  # smaller tiles measured faster (cache, parallel tiles)
-PARALLEL_BYTES = 2**30  # features of all tiles in flight
 
 
 class ConvpaintModel:
@@ -121,7 +121,9 @@ class ConvpaintModel:
         self.normalize = check_mode(normalize)
         self.projections = check_projections(projections)  # xz/yz: volumes (convpaint.projections)
         self.z_scale = check_z_scale(z_scale)
-        volumetric = volumetric or self.projections != ("xy",)
+        if not isinstance(volumetric, (bool, np.bool_)):
+            raise TypeError(f"volumetric must be True or False, got {volumetric!r}")
+        volumetric = bool(volumetric) or self.projections != ("xy",)
         wrapped = with_projections(self.extractor, self.projections, self.z_scale)
         self.pipeline = FeaturePipeline(wrapped, self.scalings, self.normalize)
         self.classifier = check_classifier(
@@ -130,115 +132,64 @@ class ConvpaintModel:
             else default_classifier(seed, n_estimators, max_depth)
         )
         self.seed = seed
-        self.volumetric = bool(volumetric)
+        self.volumetric = volumetric
         if self.volumetric and not self.pipeline.supports_volume:
             raise ValueError(f"extractor {self.extractor.name!r} has no 3-D (volumetric) mode")
         self.tile_size = check_positive("tile_size", tile_size, optional=True)
         self.progress = progress
         self.workers = default_workers() if workers is None else check_positive("workers", workers)
         self.feature_cache = FeatureCache(cache_bytes)
-        if int(coarse_to_fine) != coarse_to_fine or coarse_to_fine < 1:
+        if isinstance(coarse_to_fine, bool) or int(coarse_to_fine) != coarse_to_fine or (
+            coarse_to_fine < 1
+        ):
             raise ValueError(f"coarse_to_fine must be a positive integer, got {coarse_to_fine!r}")
         self.coarse_to_fine = int(coarse_to_fine)
+        self.planner = TilePlanner(
+            self.pipeline,
+            tile_size=self.tile_size,
+            volumetric=self.volumetric,
+            workers=self.workers,
+            coarse_to_fine=self.coarse_to_fine,
+        )
         self.classes_: np.ndarray | None = None
         self.n_channels_: int | None = None
         self.n_features_: int | None = None
         self.axes_: str | None = None
+        # one training at a time; readers take the fitted state as a whole (see _fitted)
+        self._training = threading.Lock()
+        self._state = threading.RLock()
 
-    # -- tiles ---------------------------------------------------------------------------
-    def _tile(self, training: bool, depth: int = 1) -> int:
-        """Tile edge; volumetric tiles (all ``depth`` planes) sized by their bytes."""
-        preferred = [p.extractor.tile_size for p in self.pipeline.parts if p.extractor.tile_size]
-        largest = TRAIN_TILE if training else MAX_TILE
-        if self.tile_size:
-            size = int(self.tile_size)
-        elif preferred:
-            size = max(preferred)  # global-context extractors: train on the prediction grid
-        elif self.volumetric:  # a (Z, tile, tile) block and the 3-D filters' working set
-            size = volume_tile(
-                depth,
-                features_per_pixel(self),
-                self.pipeline.halo,
-                self._margin(),
-                self.pipeline.zpad,
-                self.pipeline.align,
-                largest=largest,
+    # -- state ---------------------------------------------------------------------------
+    def _fitted(self) -> tuple[Any, np.ndarray, int, int | None, str | None]:
+        """(classifier, classes, n_features, n_channels, axes), consistent with each other
+        even while another thread trains."""
+        with self._state:
+            if self.classes_ is None:
+                raise RuntimeError("the model is not trained: call train() or load_model() first")
+            return (
+                self.classifier,
+                np.asarray(self.classes_),
+                int(self.n_features_ or 0),
+                self.n_channels_,
+                self.axes_,
             )
-        elif training:
-            size = TRAIN_TILE
-        else:  # bound the features held per tile (~TILE_BYTES) whatever their number
-            n = self.n_features_ or 64
-            size = int(np.clip(np.sqrt(TILE_BYTES / (4 * n)), TRAIN_TILE, MAX_TILE))
-        if size < 1:
-            raise ValueError(f"tile_size must be positive, got {size}")
-        return round_up(size, self.pipeline.align)
 
-    def _margin(self) -> int:
-        stride = self.coarse_to_fine
-        return round_up(stride, self.pipeline.align) if stride > 1 else 0
+    def plan(self, shape: tuple[int, int], *, training: bool, depth: int = 1) -> TilePlan:
+        """The tile plan (tile edge, halo, workers) for planes of ``shape`` (Y, X)."""
+        return self.planner.plan(
+            shape,
+            training=training,
+            depth=depth,
+            n_features=self.n_features_,
+            n_channels=self.n_channels_,
+        )
 
-    def _grid(self, shape: tuple[int, int], training: bool, depth: int = 1) -> TileGrid:
-        """Tiles whose features reach ``coarse_to_fine`` pixels beyond them (see refine);
-        ``depth``: planes of a volumetric unit."""
-        tile = self._tile(training, depth if self.volumetric else 1)
-        return TileGrid(shape, tile, self.pipeline.halo + self._margin())
-
-    # -- input checks --------------------------------------------------------------------
-    def _prepare(self, image: Any, axes: str | None) -> tuple[np.ndarray, Layout]:
-        image = np.asarray(image)
-        check_finite(image)
-        try:
-            layout = resolve_axes(image.shape, axes)
-        except AxesError:
-            if axes is not None or not self.axes_ or len(self.axes_) != image.ndim:
-                raise
-            layout = resolve_axes(image.shape, self.axes_)  # same axes as in training
-        canon = to_canonical(image, layout)
-        if min(canon.shape[-2:]) < 1:
-            raise ValueError(f"image has an empty spatial dimension: {image.shape}")
-        n_channels = canon.shape[2]
-        if self.n_channels_ is not None and n_channels != self.n_channels_:
-            raise ValueError(
-                f"image has {n_channels} channel(s) but the model was trained on {self.n_channels_}"
-            )
-        return canon, layout
-
-    def _units(
-        self,
-        canon: np.ndarray,
-        t: slice = slice(None),
-        z: slice = slice(None),
-        planes: list[tuple[int, int]] | None = None,
-    ) -> list[Unit]:
-        """Normalised units of featurisation (planes, or volumes) of ``canon[t, z]``, or of
-        the (t, z) ``planes`` only."""
-        if planes is not None and not self.volumetric:
-            norm = normalize(canon, self.normalize, planes=planes)
-            return [Unit(tz, norm[i, 0], norm[i, 0]) for i, tz in enumerate(planes)]
-        t0, z0 = t.indices(canon.shape[0])[0], z.indices(canon.shape[1])[0]
-        norm = normalize(canon, self.normalize, t, z)
-        units = []
-        for i in range(norm.shape[0]):
-            if self.volumetric:  # (C, Z, Y, X)
-                units.append(Unit((t0 + i, slice(None)), np.moveaxis(norm[i], 1, 0), norm[i]))
-            else:
-                units.extend(
-                    Unit((t0 + i, z0 + j), norm[i, j], norm[i, j]) for j in range(norm.shape[1])
-                )
-        return units
-
-    def _tile_features(self, grid: TileGrid, dtype: np.dtype, store: bool = True) -> TileFeatures:
+    def _features(self, grid: TileGrid, dtype: np.dtype, store: bool = True) -> TileFeatures:
         """Features of tiles of ``grid`` for an input of ``dtype`` (its range feeds the
         ImageNet path; passed along per call, so threads never share it)."""
         full_scale = intensity_range(dtype)
         config = repr(
-            (
-                self._metadata_extractor(),
-                self.scalings,
-                self.normalize,
-                self.volumetric,
-                full_scale,
-            )
+            (self._metadata_extractor(), self.scalings, self.normalize, self.volumetric, full_scale)
         )
         return TileFeatures(self.pipeline, grid, self.feature_cache, config, store, full_scale)
 
@@ -254,10 +205,13 @@ class ConvpaintModel:
     ) -> ConvpaintModel:
         """Fit the classifier on the annotated pixels (0 = unlabelled) of one or more images.
 
-        Features of annotated tiles come from :attr:`feature_cache` when the same
-        pixels were featurised before.  ``cancel`` (a ``threading.Event`` or a
+        NumPy, dask and zarr images alike (lazy ones: only the scribbled tiles are
+        read).  Features of annotated tiles come from :attr:`feature_cache` when the
+        same pixels were featurised before.  ``cancel`` (a ``threading.Event`` or a
         callable) stops the call with :class:`convpaint.Cancelled`, leaving the
-        model as it was; ``callback(done, total)`` reports the tiles featurised (per image).
+        model as it was; ``callback(done, total)`` reports the tiles featurised (per
+        image).  Calls from several threads run one after the other; ``segment`` and
+        ``save`` meanwhile see the model as it was before.
         """
         check = cancel_check(cancel)
         _check_callback(callback)
@@ -265,145 +219,132 @@ class ConvpaintModel:
         labels = annotations if isinstance(annotations, (list, tuple)) else [annotations]
         if len(images) != len(labels):
             raise ValueError(f"got {len(images)} images but {len(labels)} annotation arrays")
-        saved = self.n_channels_, self.axes_
-        self.n_channels_ = None
-        self.axes_ = None
-        try:
-            xs, ys = [], []
+        with self._training:
+            xs, ys, shapes = [], [], set()
             for img, ann in zip(images, labels, strict=True):
-                x, y = self._training_samples(img, ann, axes, check, callback)
+                x, y, n_channels, layout_axes = self._samples(img, ann, axes, check, callback)
+                shapes.add((n_channels, x.shape[1]))
                 xs.append(x)
                 ys.append(y)
+            if len(shapes) > 1:
+                raise ValueError(
+                    "the images give different channel or feature counts "
+                    f"{sorted(shapes)}: train on images with the same channels"
+                )
             y = np.concatenate(ys)
             classes = check_training_labels(y)
             x = np.concatenate(xs, axis=0)
             check()
-        except BaseException:
-            self.n_channels_, self.axes_ = saved
-            raise
-        self.classifier.fit(x, y)
-        self.classes_ = classes
-        self.n_features_ = x.shape[1]
+            fitted = _fresh(self.classifier)
+            fitted.fit(x, y)
+            check()
+            with self._state:
+                self.classifier = fitted
+                self.classes_ = classes
+                self.n_features_ = x.shape[1]
+                self.n_channels_ = n_channels
+                self.axes_ = layout_axes
         return self
 
-    def _training_samples(
-        self, image: Any, annotations: Any, axes: str | None, check, callback=None
-    ):
-        if lazy.is_lazy(image):  # dask/zarr: only the scribbled tiles are read
-            return lazy.training_samples(self, image, annotations, axes, check)
-        canon, layout = self._prepare(image, axes)
-        self.n_channels_ = canon.shape[2]
-        self.axes_ = layout.axes
-        ann = np.asarray(annotations)
-        integral = np.issubdtype(ann.dtype, np.integer) or ann.dtype == bool
-        if not integral and not (
-            np.issubdtype(ann.dtype, np.floating) and np.all(np.mod(ann, 1) == 0)
-        ):
-            raise ValueError(f"annotations must be integer class labels, got dtype {ann.dtype}")
-        ann = annotations_to_canonical(ann, layout)
-        expected = canon.shape[:2] + canon.shape[3:]
-        if ann.shape != expected:
-            raise ValueError(
-                f"annotations shape {np.asarray(annotations).shape} does not match the image's "
-                f"spatial shape ({layout.spatial_axes}: {from_canonical_spatial(np.empty(expected), layout).shape})"
-            )
-        if ann.dtype.kind in "if" and (ann < 0).any():
-            raise ValueError("annotations must be >= 0 (0 = unlabelled)")
-        check_training(self, canon.shape, ann)  # refuse what cannot fit in memory
-        grid = self._grid(canon.shape[-2:], training=True, depth=canon.shape[1])
-        t, z = np.nonzero((ann > 0).any(axis=(2, 3)))
+    def _samples(self, image: Any, annotations: Any, axes: str | None, check, callback=None):
+        """(x, y, channels, axes) of the annotated pixels of one image."""
+        canon, layout = prepare_image(image, axes)
+        ann = prepare_annotations(annotations, layout, canon.shape)
+        lazy_ann = is_lazy(ann)
+        annotated = (ann > 0).any(axis=(2, 3))
+        t, z = np.nonzero(np.asarray(annotated.compute() if lazy_ann else annotated))
         if t.size == 0:
             raise ValueError("annotations are empty: draw at least one scribble (labels > 0)")
+        depth = canon.shape[1]
+        n_channels = canon.shape[2]
+        plan = self.planner.plan(
+            canon.shape[-2:], training=True, depth=depth, n_channels=n_channels
+        )
+        if not lazy_ann and not is_lazy(canon):  # refuse what cannot fit in memory
+            check_training(plan, self.pipeline.zpad, self.feature_cache, canon.shape, ann,
+                           self.classifier)
         if self.volumetric:
-            units = self._units(canon, slice(t.min(), t.max() + 1))
+            units = make_units(canon, self.normalize, True, slice(int(t.min()), int(t.max()) + 1))
         else:  # only the annotated planes are normalised and featurised
-            units = self._units(canon, planes=list(zip(t.tolist(), z.tolist(), strict=True)))
-        features = self._tile_features(grid, canon.dtype)
-        workers = self._workers_for(grid, canon.shape[1])
-        return collect_samples(features, units, ann, grid, workers, self.progress, check, callback)
+            planes = list(zip(t.tolist(), z.tolist(), strict=True))
+            units = make_units(canon, self.normalize, False, planes=planes)
+        features = self._features(plan.grid, canon.dtype)
+        labels = _Planes(ann) if lazy_ann else ann
+        x, y = collect_samples(
+            features, units, labels, plan.grid, plan.workers, self.progress, check, callback
+        )
+        return x, y, n_channels, layout.axes
 
     # -- prediction ----------------------------------------------------------------------
-    def _check_trained(self) -> None:
-        if self.classes_ is None:
-            raise RuntimeError("the model is not trained: call train() or load_model() first")
-
     def _predict(self, image, axes, want_proba, region, cancel, callback, out=None, scheduler=None):
-        self._check_trained()
         if out is not None:  # streamed, chunk by chunk, resumable (convpaint.stream)
-            from .stream import write_prediction
-
-            return write_prediction(
-                self, image, out, axes, want_proba, scheduler, cancel, callback, region=region
-            )
-        if lazy.is_lazy(image):  # a dask graph of tiles (convpaint.lazy)
-            return lazy.predict(self, image, axes, want_proba, region, scheduler)
+            if region is not None:
+                raise ValueError("region= and out= cannot be combined: slice the input instead")
+            what = ("proba",) if want_proba else ("labels",)
+            return self.write(image, out, axes, what=what, scheduler=scheduler, cancel=cancel,
+                              callback=callback)
         check = cancel_check(cancel)
         _check_callback(callback)
-        canon, layout = self._prepare(image, axes)
+        classifier, classes, n_features, n_channels, trained_axes = self._fitted()
+        canon, layout = prepare_image(image, axes, n_channels, trained_axes)
         reg = parse_region(region, layout, canon.shape[:2] + canon.shape[3:])
-        check_prediction(self, canon.shape, reg, want_proba)  # refuse what cannot fit
-        units = self._units(canon, reg.t, slice(None) if self.volumetric else reg.z)
-        features = self._prediction_features(canon.shape[-2:], canon.dtype, units, reg)
-        jobs = tile_jobs(units, features.grid, reg)
-        n_classes = len(self.classes_)
-        if want_proba:
-            out = np.zeros((n_classes, *reg.shape), dtype=np.float32)
-
-            def write(where, proba):
-                out[(slice(None), *where)] = proba
-        else:
-            out = np.zeros(reg.shape, dtype=_label_dtype(self.classes_))
-
-            def write(where, proba):
-                out[where] = self.classes_[np.argmax(proba, axis=0)]
-
-        predict_tiles(
-            features,
-            self.classifier,
-            jobs,
-            write,
-            self._check_features,
-            self._workers_for(features.grid, canon.shape[1]),
-            self.progress,
-            check,
-            callback,
-            self.coarse_to_fine,
-        )
+        depth = canon.shape[1]
         lead = 1 if want_proba else 0
-        return reg.squeeze(from_canonical_spatial(out, layout, leading=lead), leading=lead)
+        if is_lazy(canon):  # a dask graph, one task per tile (convpaint.lazy)
+            check()
+            result = self._lazy(canon, reg, classifier, classes, n_features, want_proba,
+                                check, callback)
+            return reg.squeeze(from_canonical_spatial(result, layout, leading=lead), leading=lead)
+        plan = self.planner.plan(canon.shape[-2:], training=False, depth=depth,
+                                 n_features=n_features)
+        dtype = label_dtype(classes)
+        itemsize = 4 * len(classes) if want_proba else dtype.itemsize
+        check_prediction(plan, self.pipeline.zpad, self.feature_cache, canon.shape, reg, itemsize)
+        units = make_units(canon, self.normalize, self.volumetric, reg.t, reg.z)
+        features, plan = self._prediction_features(canon.shape[-2:], canon.dtype, units, reg,
+                                                   plan, n_features)
+        predictor = Predictor(self.pipeline, classifier, classes, n_features, plan,
+                              features.full_scale, self.coarse_to_fine, dtype)
+        jobs = tile_jobs(units, plan.grid, reg)
+        if want_proba:
+            result = np.zeros((len(classes), *reg.shape), dtype=np.float32)
 
-    def _prediction_features(self, shape, dtype, units: list[Unit], reg) -> TileFeatures:
+            def write(where, proba):
+                result[(slice(None), *where)] = proba
+        else:
+            result = np.zeros(reg.shape, dtype=dtype)
+
+            def write(where, proba):
+                result[where] = predictor.labels(proba)
+
+        predict_tiles(features, predictor, jobs, write, self.progress, check, callback)
+        return reg.squeeze(from_canonical_spatial(result, layout, leading=lead), leading=lead)
+
+    def _lazy(self, canon, reg, classifier, classes, n_features, proba, check, callback):
+        """Canonical dask array of the region's labels or probabilities."""
+        depth = canon.shape[1]
+        plan = self.planner.plan(canon.shape[-2:], training=False, depth=depth,
+                                 n_features=n_features)
+        units = make_units(canon, self.normalize, self.volumetric, reg.t, reg.z)
+        predictor = Predictor(self.pipeline, classifier, classes, n_features, plan,
+                              intensity_range(canon.dtype), self.coarse_to_fine,
+                              label_dtype(classes))
+        jobs = tile_jobs(units, plan.grid, reg)
+        progress = lazy.Progress(check, callback, len(jobs))
+        return lazy.predict(predictor, units, jobs, proba, progress)
+
+    def _prediction_features(self, shape, dtype, units: list[Unit], reg, plan, n_features):
         """Cache-backed features on the training grid when the region's features fit in half
         the cache (a plane or field of view of the interactive loop), else large tiles
         (fewer halo pixels) without caching (whole large images: bounded memory)."""
         depth = units[0].data.shape[1] if units[0].data.ndim == 4 else 1
-        train_grid = self._grid(shape, training=True, depth=depth)
-        n_tiles = len(train_grid.within(reg.rows, reg.cols)) * len(units)
-        per_pixel = 4 * self.n_features_ * self.pipeline.stored_fraction
-        est = per_pixel * n_tiles * depth * train_grid.tile**2
+        train = self.planner.plan(shape, training=True, depth=depth, n_features=n_features)
+        n_tiles = len(train.grid.within(reg.rows, reg.cols)) * len(units)
+        per_pixel = 4 * n_features * self.pipeline.stored_fraction
+        est = per_pixel * n_tiles * depth * train.grid.tile**2
         if self.feature_cache.max_bytes and est <= self.feature_cache.max_bytes / 2:
-            return self._tile_features(train_grid, dtype, store=True)
-        return self._tile_features(self._grid(shape, False, depth), dtype, store=False)
-
-    def _workers_for(self, grid: TileGrid, depth: int = 1) -> int:
-        """Parallel tiles, fewer when one tile's features are large (e.g. 1024-feature ViTs,
-        volumetric tiles of ``depth`` planes)."""
-        if self.volumetric:
-            p = self.pipeline
-            n = features_per_pixel(self)
-            block_bytes = tile_bytes(grid.tile, depth, n, p.halo, self._margin(), p.zpad)
-            return max(1, min(self.workers, PARALLEL_BYTES // block_bytes))
-        if not self.n_features_:
-            return self.workers
-        block_bytes = 4 * self.n_features_ * (grid.tile + 2 * grid.halo) ** 2
-        return max(1, min(self.workers, PARALLEL_BYTES // block_bytes))
-
-    def _check_features(self, n: int) -> None:
-        if self.n_features_ is not None and n != self.n_features_:
-            raise ValueError(
-                f"the extractor gives {n} features per pixel but the classifier was trained on "
-                f"{self.n_features_} (different extractor options, scalings or channel count?)"
-            )
+            return self._features(train.grid, dtype, store=True), train
+        return self._features(plan.grid, dtype, store=False), plan
 
     def predict_proba(
         self,
@@ -455,31 +396,98 @@ class ConvpaintModel:
             Dask scheduler for lazy inputs and ``out=``: ``"threads"`` (default),
             ``"synchronous"`` or a ``dask.distributed.Client``.
 
-        A dask or zarr ``image`` without ``out`` gives a dask array (:mod:`convpaint.lazy`).
+        A dask or zarr ``image`` without ``out`` gives a dask array (:mod:`convpaint.lazy`);
+        ``cancel`` and ``callback`` then act when it is computed in this process.
         """
         return self._predict(image, axes, False, region, cancel, callback, out, scheduler)
 
     def compute_features(self, image: Any, axes: str | None = None) -> np.ndarray:
         """All features, shape (n_features, *spatial shape); for inspection and benchmarks."""
-        canon, layout = self._prepare(image, axes)
-        tile = self._tile(False, canon.shape[1])
-        grid = TileGrid(canon.shape[-2:], tile, self.pipeline.halo)
-        features = self._tile_features(grid, canon.dtype, store=False)
+        canon, layout = prepare_image(image, axes, self.n_channels_, self.axes_)
+        canon = np.asarray(canon)
+        plan = self.plan(canon.shape[-2:], training=False, depth=canon.shape[1])
+        grid = TileGrid(canon.shape[-2:], plan.grid.tile, self.pipeline.halo)
+        features = self._features(grid, canon.dtype, store=False)
+        units = make_units(canon, self.normalize, self.volumetric)
         out = None
-        for where, feats in map_features(features, self._units(canon), grid):
+        for where, feats in map_features(features, units, grid):
             if out is None:
                 spatial = canon.shape[:2] + canon.shape[3:]
                 out = np.zeros((feats.shape[0], *spatial), np.float32)
             out[(slice(None), *where)] = feats
         return from_canonical_spatial(out, layout, leading=1)
 
+    # -- streamed results ----------------------------------------------------------------
+    def write(
+        self,
+        image: Any,
+        out: Any,
+        axes: str | None = None,
+        *,
+        what: Sequence[str] = ("labels",),
+        scheduler: Any = None,
+        cancel: Any = None,
+        callback: Callable[[int, int], None] | None = None,
+        scale: dict[str, float] | None = None,
+        units: dict[str, str] | None = None,
+    ) -> Any:
+        """Segment ``image`` (NumPy, dask or zarr) into the zarr/OME-Zarr store ``out``
+        block by block; an interrupted run resumes (:mod:`convpaint.stream`).
+
+        ``what``: ``("labels",)``, ``("proba",)`` or both.  The store records the
+        model's fingerprint and a content hash of the input: a store written from
+        another model or input is refused, never handed out as this one's.
+        Returns the zarr group.
+        """
+        what = stream.check_what(what)
+        check = cancel_check(cancel)
+        _check_callback(callback)
+        classifier, classes, n_features, n_channels, trained_axes = self._fitted()
+        canon, layout = prepare_image(
+            image if is_lazy(image) else stream.as_lazy(image), axes, n_channels, trained_axes
+        )
+        reg = parse_region(None, layout, canon.shape[:2] + canon.shape[3:])
+        proba = "proba" in what
+        result = self._lazy(canon, reg, classifier, classes, n_features, proba, None, None)
+        result = from_canonical_spatial(result, layout, leading=1 if proba else 0)
+        identity = {
+            "model": self.fingerprint(),
+            "input": lazy.digest(canon, scheduler=scheduler),
+        }
+        return stream.write_result(
+            result,
+            out,
+            what=what,
+            classes=classes,
+            spatial_axes=layout.spatial_axes,
+            identity=identity,
+            workers=self.plan(canon.shape[-2:], training=False, depth=canon.shape[1]).workers,
+            scheduler=scheduler,
+            check=check,
+            callback=callback,
+            progress=self.progress,
+            scale=scale,
+            units=units,
+            sources=[image],
+        )
+
     # -- files ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         """Write the trained model to one ``.npz`` file (atomically; loads without pickle)."""
         from .model_file import save_model
 
-        self._check_trained()
-        return save_model(path, self._metadata(), self.classifier)
+        with self._state:
+            self._fitted()
+            return save_model(path, self._metadata(), self.classifier)
+
+    def fingerprint(self) -> str:
+        """Digest of everything that decides this model's results (trees, leaf values,
+        classes, extractor options, normalisation, scalings): what its model file holds."""
+        from .model_file import model_fingerprint
+
+        with self._state:
+            self._fitted()
+            return model_fingerprint(self._metadata(), self.classifier)
 
     def _metadata_extractor(self) -> dict[str, Any]:
         parts = (
@@ -522,10 +530,27 @@ class ConvpaintModel:
         return f"ConvpaintModel(extractor={self.extractor.name!r}, {state})"
 
 
-def _label_dtype(classes: np.ndarray) -> np.dtype:
-    return np.result_type(
-        np.min_scalar_type(int(classes.max())), np.min_scalar_type(int(classes.min()))
-    )
+class _Planes:
+    """Annotation planes of a lazy (T, Z, Y, X) array, read one at a time when indexed."""
+
+    def __init__(self, ann) -> None:
+        self.ann = ann
+
+    def __getitem__(self, index) -> np.ndarray:
+        return np.asarray(self.ann[index])
+
+
+def _fresh(classifier: Any) -> Any:
+    """An unfitted copy with the same parameters (training never touches a classifier
+    that another thread may be predicting with)."""
+    try:
+        from sklearn.base import clone
+
+        return clone(classifier)
+    except (TypeError, ValueError, RuntimeError):
+        import copy
+
+        return copy.deepcopy(classifier)
 
 
 def _check_callback(callback: Any) -> None:

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 MODES = ("none", "image", "stack")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 STAT_ROWS = 256  # rows per block of the statistics' sums (fixes their order)
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -44,6 +45,13 @@ def check_finite(image: np.ndarray) -> None:
     if any(not np.isfinite(b).all() for b in _blocks(image[once])):
         bad = sum(int(np.count_nonzero(~np.isfinite(b))) for b in _blocks(image))
         raise ValueError(f"image contains {bad} NaN or infinite values; fill or mask them first")
+    if image.dtype.itemsize > 4:  # features are float32: larger values would become inf
+        top = max((float(np.abs(b).max()) for b in _blocks(image[once]) if b.size), default=0.0)
+        if top > FLOAT32_MAX:
+            raise ValueError(
+                f"image values up to {top:.3g} are too large to normalise in float32 "
+                f"(max {FLOAT32_MAX:.3g}): rescale the image, e.g. divide it by its maximum"
+            )
 
 
 def _blocks(a: np.ndarray, limit: int = 2**24):
@@ -151,8 +159,13 @@ def combine(stats: np.ndarray, mode: str, ny: int, nx: int) -> tuple[np.ndarray,
         stds.append(math.sqrt(var) if var > 0 else 1.0)
     shape = (nt, nz, nc, 1, 1) if mode == "image" else (1, 1, nc, 1, 1)
     mean, std = np.array(means).reshape(shape), np.array(stds).reshape(shape)
-    if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+    if not np.isfinite(stats).all():
         raise ValueError("image contains NaN or infinite values; fill or mask them first")
+    if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+        raise ValueError(
+            "image values are too large to normalise (their variance overflows float64): "
+            "rescale the image, e.g. divide it by its maximum"
+        )
     return mean.astype(np.float32), std.astype(np.float32)
 
 

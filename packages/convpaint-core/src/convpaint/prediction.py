@@ -1,19 +1,74 @@
-"""Prediction: features of one tile are classified before the next tile is featurised."""
+"""Prediction: features of one tile are classified before the next tile is featurised.
+
+:class:`Predictor` holds everything a tile's classification needs (pipeline,
+fitted classifier, classes, tile plan), explicitly and picklable; the in-memory
+path (:func:`predict_tiles`) and the dask path (:mod:`convpaint.lazy`) both
+classify with :func:`classify_block`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .cache import TileFeatures, Unit
 from .classifier import predict_proba_features
+from .feature_maps import FeatureMaps
+from .features import FeaturePipeline
 from .parallel import ordered_map
+from .plan import TilePlan
 from .progress import progress_bar
 from .refine import refine
 from .region import Region
 from .tiling import Tile, TileGrid
+
+THRESHOLD = 0.6  # coarse-to-fine: probability a unanimous neighbourhood must reach
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """A trained classifier applied to tiles of one plan (picklable: dask workers get it)."""
+
+    pipeline: FeaturePipeline
+    classifier: Any
+    classes: np.ndarray
+    n_features: int
+    plan: TilePlan
+    full_scale: float = 1.0
+    stride: int = 1
+    label_dtype: np.dtype = np.dtype(np.int64)
+
+    def classify(self, x: np.ndarray) -> np.ndarray:
+        """(F, n) features -> (n_classes, n) probabilities."""
+        return predict_proba_features(self.classifier, x)
+
+    def check_features(self, n: int) -> None:
+        if n != self.n_features:
+            raise ValueError(
+                f"the extractor gives {n} features per pixel but the classifier was trained on "
+                f"{self.n_features} (different extractor options, scalings or channel count?)"
+            )
+
+    def labels(self, proba: np.ndarray) -> np.ndarray:
+        """Class values of the most probable class (class axis first)."""
+        return self.classes[np.argmax(proba, axis=0)].astype(self.label_dtype, copy=False)
+
+
+def classify_block(p: Predictor, maps: FeatureMaps, crop: tuple, origin: tuple[int, int]):
+    """Probabilities (K, *cropped tile) of a tile from its features (tile plus margin)."""
+    p.check_features(maps.shape[0])
+    if p.stride > 1:
+        proba = refine(maps, p.classify, origin, p.plan.margin, p.stride, THRESHOLD)
+        return proba[(slice(None), *crop)]
+    dense = maps.dense()
+    m = p.plan.margin
+    if m:
+        dense = dense[..., m : dense.shape[-2] - m, m : dense.shape[-1] - m]
+    feats = dense[(Ellipsis, *crop)]
+    return p.classify(feats.reshape(feats.shape[0], -1)).reshape(-1, *feats.shape[1:])
 
 
 def tile_jobs(units: list[Unit], grid: TileGrid, region: Region) -> list[tuple]:
@@ -41,43 +96,24 @@ def tile_jobs(units: list[Unit], grid: TileGrid, region: Region) -> list[tuple]:
 
 def predict_tiles(
     features: TileFeatures,
-    classifier: Any,
+    predictor: Predictor,
     jobs: list[tuple[Unit, Tile, tuple, tuple]],
     write: Callable[[tuple, np.ndarray], None],
-    check_features: Callable[[int], None],
-    workers: int = 1,
     progress: bool | None = None,
     check: Callable[[], None] = lambda: None,
     callback: Callable[[int, int], None] | None = None,
-    stride: int = 1,
-    threshold: float = 0.6,
 ) -> None:
-    """Call ``write(where, proba)`` for every job; ``proba`` is (n_classes, *cropped tile shape).
-
-    ``stride`` > 1 predicts coarse to fine (:mod:`convpaint.refine`); the features'
-    margin must be at least ``stride``.
-    """
-
-    def proba_of(x: np.ndarray) -> np.ndarray:  # (F, n) -> (n_classes, n)
-        return predict_proba_features(classifier, x)
+    """Call ``write(where, proba)`` for every job; ``proba`` is (n_classes, *cropped tile shape)."""
 
     def classify(job):
         check()
         unit, tile, crop, where = job
-        if stride > 1:
-            feats = features.maps(unit, tile)
-            check_features(feats.shape[0])
-            origin = (tile.inner[0].start, tile.inner[1].start)
-            proba = refine(feats, proba_of, origin, features.margin, stride, threshold)
-            return where, proba[(slice(None), *crop)]
-        feats = features.inner(unit, tile)
-        check_features(feats.shape[0])
-        feats = feats[(Ellipsis, *crop)]
-        proba = proba_of(feats.reshape(feats.shape[0], -1))
-        return where, proba.reshape(-1, *feats.shape[1:])
+        origin = (tile.inner[0].start, tile.inner[1].start)
+        return where, classify_block(predictor, features.maps(unit, tile), crop, origin)
 
     with progress_bar(len(jobs), "segmenting", progress) as bar:
-        for done, (where, proba) in enumerate(ordered_map(classify, jobs, workers), 1):
+        jobs_done = ordered_map(classify, jobs, predictor.plan.workers)
+        for done, (where, proba) in enumerate(jobs_done, 1):
             check()
             write(where, proba)
             bar.update(1)

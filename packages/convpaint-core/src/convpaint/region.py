@@ -62,6 +62,11 @@ def parse_region(region: Any, layout: Layout, shape: tuple[int, int, int, int]) 
                 raise ValueError(f"region is empty along axis {letter}: {item} of {n}")
             sel[letter] = slice(start, stop)
             continue
+        if isinstance(item, (bool, np.bool_)):
+            raise TypeError(
+                f"region entries must be integers or slices, got the bool {item!r} for axis "
+                f"{letter} (True would mean index 1)"
+            )
         try:
             i = operator.index(item)
         except TypeError:

@@ -8,44 +8,75 @@ zarr chunk per block).  zarr's local store writes every chunk atomically
 computed and written again, so an interrupted run resumes where it stopped
 and never leaves a half-written chunk behind.  When every block is done the
 group's ``convpaint`` attribute says ``complete`` and the markers are removed.
+
+The group records what it was made from: the model's fingerprint (the content
+of its model file) and a content hash of the input.  A store made by another
+model, or from another input, is refused with an error naming both, and an
+existing folder that is not such a store is never written into.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from . import lazy
-from .cancel import cancel_check
+from .classifier import label_dtype
 from .ome import _zarr, write_multiscales
 from .progress import progress_bar
 
 MARKERS = "convpaint_done"
 PROBA_GROUP = "probabilities"
+KINDS = ("labels", "proba")
 
 
-def _fingerprint(model: Any, image, axes: str, what: Sequence[str], chunks) -> str:
-    """Digest of the model (settings and fitted trees), the input's shape and the blocks."""
-    meta = json.dumps(
-        [model._metadata(), list(image.shape), str(image.dtype), axes, list(what), chunks],
-        sort_keys=True,
-        default=str,
+class _Writes(Protocol):
+    def write(self, image: Any, out: Any, axes: str | None = None, **kwargs: Any) -> Any: ...
+
+
+def write_prediction(
+    model: _Writes,
+    image: Any,
+    out: Any,
+    axes: str | None = None,
+    proba: bool = False,
+    scheduler: Any = None,
+    cancel: Any = None,
+    callback: Callable[[int, int], None] | None = None,
+    *,
+    what: Sequence[str] | None = None,
+    scale: dict[str, float] | None = None,
+    units: dict[str, str] | None = None,
+):
+    """``model.write(image, out, ...)``: segment ``image`` into the zarr store ``out``.
+
+    ``what``: ``("labels",)``, ``("proba",)`` or both (default: probabilities when
+    ``proba`` else labels).  Labels go to ``out/0`` (an OME-Zarr image with the
+    input's spatial axes and ``scale``); probabilities to ``out/0`` when alone, else
+    to ``out/probabilities/0`` (axes ``c`` + spatial).
+    """
+    what = tuple(what or (("proba",) if proba else ("labels",)))
+    return model.write(
+        image, out, axes, what=what, scheduler=scheduler, cancel=cancel, callback=callback,
+        scale=scale, units=units,
     )
-    h = hashlib.sha256(meta.encode())
-    clf = model.classifier
-    h.update(repr(sorted(clf.get_params().items(), key=str)).encode())
-    for tree in getattr(clf, "estimators_", []):
-        inner = getattr(tree, "tree_", None)
-        if inner is not None:
-            h.update(inner.threshold.tobytes())
-            h.update(inner.feature.tobytes())
-    return h.hexdigest()[:24]
+
+
+def check_what(what: Sequence[str]) -> tuple[str, ...]:
+    what = tuple(what)
+    if not what or not set(what) <= set(KINDS) or len(set(what)) != len(what):
+        raise ValueError(f"what= must name 'labels' and/or 'proba', got {what!r}")
+    return what
+
+
+def as_lazy(image: Any):
+    """A dask view of an in-memory image (streamed like a lazy one)."""
+    import dask.array as da
+
+    return da.from_array(np.asarray(image))
 
 
 def _store_block(block, targets, classes, sel, markers, idx) -> int:
@@ -61,76 +92,74 @@ def _store_block(block, targets, classes, sel, markers, idx) -> int:
     return 1
 
 
-def _open_group(out: Any):
+def open_group(out: Any, sources: Sequence[Any] = ()):
+    """The zarr group ``out`` (a path or a group), refusing an output that is or lies in
+    an input and an existing folder that is not a Convpaint result store."""
+    from .paths import check_output, check_store_target, source_paths
+
     zarr = _zarr()
-    if isinstance(out, zarr.Group):
-        return out
     if isinstance(out, zarr.Array):
         raise TypeError(
             "out= takes a path or a zarr group (the result and its progress markers go into "
             "the group); got a zarr array"
         )
-    if isinstance(out, (str, os.PathLike)):
-        path = Path(out)
-        if path.exists() and not path.is_dir():
-            raise FileExistsError(f"cannot write {path}: it is a file, not a zarr store")
-        try:
-            return zarr.open_group(str(path), mode="a")
-        except Exception as exc:
-            raise ValueError(f"cannot write {path} as a zarr group ({exc})") from None
-    raise TypeError(f"out= takes a path or a zarr group, got {type(out).__name__}")
+    inputs = [p for src in sources for p in source_paths(src)]
+    if isinstance(out, zarr.Group):
+        for p in source_paths(out):
+            check_output(p, inputs)
+        return out
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out= takes a path or a zarr group, got {type(out).__name__}")
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"cannot write {path}: it is a file, not a zarr store")
+    check_output(path, inputs)
+    check_store_target(path)
+    try:
+        return zarr.open_group(str(path), mode="a")
+    except Exception as exc:
+        raise ValueError(f"cannot write {path} as a zarr group ({exc})") from None
 
 
-def write_prediction(
-    model: Any,
-    image: Any,
+def write_result(
+    result,
     out: Any,
-    axes: str | None = None,
-    proba: bool = False,
-    scheduler: Any = None,
-    cancel: Any = None,
-    callback: Callable[[int, int], None] | None = None,
     *,
-    region: Any = None,
-    what: Sequence[str] | None = None,
+    what: tuple[str, ...],
+    classes: np.ndarray,
+    spatial_axes: str,
+    identity: dict[str, str],
+    workers: int = 1,
+    scheduler: Any = None,
+    check: Callable[[], None] = lambda: None,
+    callback: Callable[[int, int], None] | None = None,
+    progress: bool | None = None,
     scale: dict[str, float] | None = None,
     units: dict[str, str] | None = None,
+    sources: Sequence[Any] = (),
 ):
-    """Segment ``image`` into the zarr/OME-Zarr store ``out``; returns the zarr group.
+    """Compute the dask ``result`` (labels, or probabilities with the class axis first when
+    ``"proba"`` is in ``what``) block by block into the store ``out``; returns the group.
 
-    ``what``: ``("labels",)``, ``("proba",)`` or both (default: probabilities when
-    ``proba`` else labels).  Labels go to ``out/0`` (an OME-Zarr image with the
-    input's spatial axes and ``scale``); probabilities to ``out/0`` when alone, else
-    to ``out/probabilities/0`` (axes ``c`` + spatial).
+    ``identity`` (``{"model": ..., "input": ...}`` digests) is recorded: a store holding
+    another identity is refused; one holding the same resumes or is returned as complete.
     """
     import dask
 
-    if region is not None:
-        raise ValueError("region= and out= cannot be combined: slice the input instead")
-    what = tuple(what or (("proba",) if proba else ("labels",)))
-    if not set(what) <= {"labels", "proba"} or not what:
-        raise ValueError(f"what= must name 'labels' and/or 'proba', got {what!r}")
-    check = cancel_check(cancel)
-    model._check_trained()
-    x = lazy.as_dask(image) if lazy.is_lazy(image) else _from_numpy(image)
-    canon, layout = lazy.prepare(model, x, axes)
-    spatial = layout.spatial_axes
+    check()
     want_proba = "proba" in what
-    result = lazy.predict(model, x, axes, want_proba, scheduler=scheduler)
     blocks = result.chunks[1:] if want_proba else result.chunks
-    chunk_shape = tuple(c[0] for c in blocks)
-    group = _open_group(out)
-    fp = _fingerprint(model, x, layout.axes, what, [list(c) for c in blocks])
+    chunk_shape = tuple(max(c) for c in blocks)
+    group = open_group(out, sources)
+    made = {**identity, "what": list(what), "chunks": [list(c) for c in blocks]}
     state = dict(group.attrs.get("convpaint", {}))
-    if state and state.get("fingerprint") != fp:
-        raise FileExistsError(
-            f"{out} holds a result of another model, input or chunking; remove it or write "
-            "elsewhere"
-        )
-    classes = np.asarray(model.classes_)
+    if state:
+        _check_same(out, state, made)
+        if state.get("complete"):
+            return group
     shape = tuple(sum(c) for c in blocks)
-    if not state:
-        targets = _create(group, what, shape, chunk_shape, classes, spatial, scale, units)
+    if not state or MARKERS not in group:
+        _create(group, what, shape, chunk_shape, classes, spatial_axes, scale, units)
         group.create_array(
             MARKERS,
             shape=tuple(len(c) for c in blocks),
@@ -139,9 +168,8 @@ def write_prediction(
             fill_value=0,
             overwrite=True,
         )
-        group.attrs["convpaint"] = {"fingerprint": fp, "complete": False, "axes": spatial}
-    elif state.get("complete"):
-        return group
+        state = {**made, "complete": False, "axes": spatial_axes}
+        group.attrs["convpaint"] = state
     targets = _targets(group, what)
     markers = group[MARKERS]
     done = markers[...]
@@ -149,16 +177,15 @@ def write_prediction(
     starts = [np.cumsum((0, *c[:-1])) for c in blocks]
     # batches of whole rows of blocks, at least 16 per worker: few barriers, bounded memory
     per_row = done.shape[-1]
-    size = per_row * max(1, -(-16 * model.workers // per_row))
+    size = per_row * max(1, -(-16 * workers // per_row))
     batches = [todo[i : i + size] for i in range(0, len(todo), size)]
     total = int(done.size)
     finished = total - len(todo)
     sched = scheduler or "threads"
-    workers = lazy.parallel_blocks(model, canon.shape)
     extra = {"num_workers": workers} if sched == "threads" else {}
     planes = int(np.prod(done.shape[:-2]))  # T/Z planes (or volumes) of blocks
     per_plane = int(np.prod(done.shape[-2:]))
-    with progress_bar(total, "segmenting (blocks)", model.progress) as bar:
+    with progress_bar(total, "segmenting (blocks)", progress) as bar:
         bar.update(finished)
         for batch in batches:
             check()
@@ -179,27 +206,35 @@ def write_prediction(
                 bar.set_postfix_str(f"plane {finished // per_plane}/{planes}", refresh=False)
             if callback is not None:
                 callback(finished, total)
-    group.attrs["convpaint"] = {**state, "fingerprint": fp, "complete": True, "axes": spatial}
+    group.attrs["convpaint"] = {**state, "complete": True}
     del group[MARKERS]
     return group
 
 
-def _from_numpy(image: Any):
-    import dask.array as da
+def _check_same(out: Any, state: dict, made: dict) -> None:
+    """Refuse a store made from another model, input, output kind or chunking."""
+    names = {"model": "model", "input": "input image", "what": "outputs", "chunks": "blocks"}
+    for key, name in names.items():
+        if state.get(key) != made[key]:
+            raise FileExistsError(
+                f"{out} holds a result of another {name} ({key} {_short(state.get(key))}; "
+                f"this call: {_short(made[key])}); it is not reused: remove it or write "
+                "elsewhere"
+            )
 
-    return da.from_array(np.asarray(image))
+
+def _short(value: Any) -> str:
+    return value[:16] if isinstance(value, str) else repr(value)[:40]
 
 
 def _create(group, what, shape, chunks, classes, spatial, scale, units):
-    from .model import _label_dtype
-
     k = len(classes)
     if "labels" in what:
         group.create_array(
             "0",
             shape=shape,
             chunks=chunks,
-            dtype=_label_dtype(classes),
+            dtype=label_dtype(classes),
             fill_value=0,
             dimension_names=[a.lower() for a in spatial],
             overwrite=True,

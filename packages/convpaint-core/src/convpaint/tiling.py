@@ -52,15 +52,26 @@ class TileGrid:
         width = [(0, 0)] * (plane.ndim - 2) + [(self.halo, self.halo)] * 2
         return np.pad(plane, width, mode="symmetric") if self.halo else plane
 
-    def block(self, plane: np.ndarray, tile: Tile) -> np.ndarray:
-        """``self.pad(plane)[..., *tile.block]`` without padding the whole plane."""
-        rows = _symmetric(
-            tile.block[0].start - self.halo, tile.block[0].stop - self.halo, plane.shape[-2]
-        )
-        cols = _symmetric(
-            tile.block[1].start - self.halo, tile.block[1].stop - self.halo, plane.shape[-1]
-        )
-        return np.take(np.take(plane, rows, axis=-2), cols, axis=-1)
+    def block(self, plane, tile: Tile) -> np.ndarray:
+        """``self.pad(plane)[..., *tile.block]`` without padding the whole plane; ``plane``
+        may be lazy (dask, zarr): only the rows and columns the block needs are read."""
+        rows, cols = self.span(tile, plane.shape[-2], plane.shape[-1])
+        return self.take(np.asarray(plane[..., rows[0], cols[0]]), rows, cols)
+
+    def span(self, tile: Tile, n_rows: int, n_cols: int):
+        """((slice read, indices within it) for rows, same for columns) of a tile's block."""
+        h = self.halo
+        out = []
+        for axis, n in zip(tile.block, (n_rows, n_cols), strict=True):
+            idx = _symmetric(axis.start - h, axis.stop - h, n)
+            lo = int(idx.min())
+            out.append((slice(lo, int(idx.max()) + 1), idx - lo))
+        return out[0], out[1]
+
+    @staticmethod
+    def take(slab: np.ndarray, rows, cols) -> np.ndarray:
+        """The block from the ``slab`` read for ``span``'s rows and columns."""
+        return np.take(np.take(slab, rows[1], axis=-2), cols[1], axis=-1)
 
     def within(self, rows: slice, cols: slice) -> list[Tile]:
         """Tiles whose inner region overlaps the rectangle ``rows`` x ``cols``."""
