@@ -113,6 +113,9 @@ META_KEYS = [
     ("scalings",),
     ("tile_size",),
     ("volumetric",),
+    ("projections",),
+    ("z_scale",),
+    ("convpaint_version",),
     ("coarse_to_fine",),
     ("version",),
     ("extractor", "names"),
@@ -191,6 +194,32 @@ def test_array_and_metadata_mutations(tmp_path, data, compressed):
     buf = io.BytesIO()
     (np.savez_compressed if compressed else np.savez)(buf, **arrays_)
     check_load(buf.getvalue(), tmp_path)
+
+
+@FUZZ
+@given(data=st.data())
+def test_rewired_trees(tmp_path, data):
+    """Children pointed anywhere (shared, cyclic, out of range, unreachable): a clean
+    ModelFileError, or a forest that is still a tree and predicts at once."""
+    arrays_ = arrays()
+    nodes = arrays_["tree_0_nodes"].copy()
+    n = nodes.shape[0]
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, n - 1))
+        field = data.draw(st.sampled_from(["left_child", "right_child"]))
+        nodes[field][i] = data.draw(st.integers(-2, n + 1))
+    arrays_["tree_0_nodes"] = nodes
+    buf = io.BytesIO()
+    np.savez(buf, **arrays_)
+    check_load(buf.getvalue(), tmp_path)
+    try:
+        model = convpaint.load_model(tmp_path / "fuzzed.npz")
+    except ModelFileError:
+        return
+    from convpaint.classifier import predict_proba_features
+
+    x = np.zeros((model.classifier.n_features_in_, 16), np.float32)
+    assert predict_proba_features(model.classifier, x).shape == (model.classes_.size, 16)
 
 
 def _npy_header(shape, descr="<f8") -> bytes:

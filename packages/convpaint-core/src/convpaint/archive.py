@@ -1,9 +1,11 @@
-"""Bounded reading of untrusted ``.npz`` archives (model files).
+"""Bounded reading of untrusted ``.npz`` archives (model files), and atomic writing.
 
 Before anything is allocated, the members' uncompressed sizes must fit a budget
 proportional to the file's size (no decompression bombs) and every ``.npy``
 header must describe exactly the bytes its member holds (no lying shapes).
 Object arrays (pickles) are refused.  Any defect raises :class:`ArchiveError`.
+:func:`write_npz` writes a temporary file beside the target and renames it, so a
+failed write (disk full) leaves neither a partial file nor the temporary one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from .io import publish, temp_beside
 
 MAX_EXPANSION = 100  # uncompressed bytes allowed per byte of file (model files: ~3-10)
 MIN_BUDGET = 64 * 2**20
@@ -42,6 +46,32 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise
     except Exception as exc:  # anything the zip/npy parsers raise on crafted bytes
         raise ArchiveError(f"unreadable archive ({type(exc).__name__}: {exc})") from None
+
+
+def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` as a compressed ``.npz`` to ``path`` atomically.
+
+    An existing file at ``path`` stays as it was until the new one is complete; on
+    any failure the temporary file is removed and an ``OSError`` names ``path``.
+    """
+    path = Path(path)
+    fd, tmp = temp_beside(path, ".tmp")
+    try:
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+                fh.flush()
+                os.fsync(fh.fileno())
+            publish(tmp, path)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            if exc.errno is None:
+                raise OSError(f"cannot write {path}: {why}") from exc
+            raise type(exc)(exc.errno, f"cannot write {path}: {why}") from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def _name(info: zipfile.ZipInfo) -> str:

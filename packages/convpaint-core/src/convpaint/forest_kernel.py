@@ -47,13 +47,21 @@ class PackedForest:
 
 
 def pack_forest(clf: Any) -> PackedForest:
-    """Flatten a fitted scikit-learn ``RandomForestClassifier``/``ExtraTreesClassifier``."""
+    """Flatten a fitted scikit-learn ``RandomForestClassifier``/``ExtraTreesClassifier``.
+
+    Every tree is checked first (:func:`tree_order`), so the walk never takes more
+    steps than a tree has levels nor reads outside its nodes or the features.
+    """
     fc, thr, val, roots, depth = [], [], [], [], []
     offset = 0
+    n_features = int(clf.n_features_in_)
     for est in clf.estimators_:
         tree = est.tree_
         left, right = tree.children_left, tree.children_right
-        order, levels = _breadth_first(left, right)
+        order, levels = tree_order(left, right)
+        inner = left >= 0
+        if np.any((tree.feature[inner] < 0) | (tree.feature[inner] >= n_features)):
+            raise ValueError(f"tree splits on a feature outside 0..{n_features - 1}")
         new_id = np.empty(tree.node_count, np.int64)
         new_id[order] = np.arange(order.size) + offset
         leaf = left[order] < 0
@@ -79,14 +87,43 @@ def pack_forest(clf: Any) -> PackedForest:
     )
 
 
-def _breadth_first(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, int]:
-    """Node ids in breadth-first order, children of a node adjacent; number of levels."""
-    order, frontier, levels = [], np.array([0]), 0
-    while frontier.size:
+def tree_order(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, int]:
+    """Node ids in breadth-first order (children of a node adjacent) and the number of levels.
+
+    Raises ``ValueError`` unless the child arrays describe a tree: leaves have both
+    children -1, inner nodes two children with larger ids (no cycles), and every node
+    but the root has exactly one parent (no shared subtrees, nothing unreachable).
+    The work is linear in the node count whatever the arrays hold.
+    """
+    left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
+    n = left.shape[0]
+    if n == 0 or left.shape != (n,) or right.shape != (n,):
+        raise ValueError("tree has no nodes" if n == 0 else "tree child arrays differ in shape")
+    leaf = left == -1
+    if not np.array_equal(leaf, right == -1):
+        raise ValueError("tree has nodes with a single child (leaves must have both children -1)")
+    idx = np.flatnonzero(~leaf)
+    kids = np.concatenate([left[idx], right[idx]])
+    parents = np.concatenate([idx, idx])
+    if np.any((kids <= parents) | (kids >= n)):
+        raise ValueError(
+            f"tree child indices out of range (children must lie in parent+1..{n - 1})"
+        )
+    if np.any(np.bincount(kids, minlength=n)[1:] != 1):
+        raise ValueError(
+            "tree nodes are shared or unreachable: every node needs exactly one parent"
+        )
+    order, frontier, levels, seen = [], np.zeros(1, np.int64), 0, 0
+    while frontier.size:  # each node once (checked above): at most n nodes, n levels
         order.append(frontier)
+        seen += frontier.size
         levels += 1
+        if seen > n:  # unreachable after the checks above; bounds the loop regardless
+            raise ValueError("tree nodes are reached more than once")
         inner = frontier[left[frontier] >= 0]
         frontier = np.stack([left[inner], right[inner]], axis=1).ravel()
+    if seen != n:
+        raise ValueError("tree nodes are unreachable from the root")
     return np.concatenate(order), levels
 
 
@@ -154,6 +191,10 @@ def _kernel():
 def forest_proba(clf: Any, x: np.ndarray) -> np.ndarray | None:
     """(n_classes, n) float64 probabilities of (F, n) features, or None when the kernel
     cannot serve (no numba, non-finite features): then use scikit-learn."""
+    if x.ndim != 2 or x.shape[0] != clf.n_features_in_:  # the walk does not check bounds
+        raise ValueError(
+            f"features have shape {x.shape}; the forest needs ({clf.n_features_in_}, pixels)"
+        )
     walk = _kernel()
     if walk is None:
         return None
