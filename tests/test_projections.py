@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import convpaint
-from convpaint.model_file import load_model
+from convpaint import load_model
 
 FAST = {"sigmas": (0.7, 1.6), "n_estimators": 8}
 

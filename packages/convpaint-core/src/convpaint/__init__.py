@@ -1,8 +1,11 @@
 """Convpaint: interactive pixel classification with pluggable feature extractors.
 
-Data path: image -> :mod:`~convpaint.axes` / :mod:`~convpaint.normalize` ->
-:mod:`~convpaint.pyramid` -> :mod:`~convpaint.tiling` -> :mod:`~convpaint.features`
--> :mod:`~convpaint.classifier` -> labels.
+Data path: image -> :mod:`~convpaint.inputs` (one validator for NumPy, dask and zarr)
+-> :mod:`~convpaint.units` (normalised planes) -> :mod:`~convpaint.plan` /
+:mod:`~convpaint.tiling` (tiles with halos) -> per tile :mod:`~convpaint.features`
+(channels, :mod:`~convpaint.pyramid`, extractors) -> :mod:`~convpaint.training` or
+:mod:`~convpaint.prediction` (classifier) -> labels (in memory, a dask array of
+:mod:`~convpaint.lazy`, or streamed by :mod:`~convpaint.stream`).
 """
 
 from importlib.metadata import PackageNotFoundError
@@ -51,7 +54,7 @@ def __getattr__(name: str):
 
         return InsufficientMemoryError
     if name == "load_model":
-        from .model_file import load_model
+        from .loading import load_model
 
         return load_model
     raise AttributeError(f"module 'convpaint' has no attribute {name!r}")

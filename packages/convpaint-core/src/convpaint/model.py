@@ -42,7 +42,7 @@ from .projections import check_projections, check_z_scale, with_projections
 from .region import parse_region
 from .registry import get_extractor, get_registry
 from .tiling import TileGrid, check_positive
-from .training import collect_samples
+from .training import annotated_planes, collect_samples
 from .units import make_units
 
 COARSE_TO_FINE = 4
@@ -66,7 +66,7 @@ class ConvpaintModel:
     tile_size : int, optional
         Edge of tiles in pixels. Default: the extractor's choice, else 256 px for
         training crops and, for prediction, the edge at which one tile's features
-        take ~64 MiB (535 px for 56 features, 296 px for 192).
+        take ~64 MiB (547 px for 56 features, 296 px for 192).
         Volumetric tiles hold every Z plane: their edge is the largest (at least 32 px)
         whose (Z, tile, tile) features and 3-D filter working set take ~384 MiB
         (:mod:`convpaint.volume`).
@@ -250,30 +250,19 @@ class ConvpaintModel:
         """(x, y, channels, axes) of the annotated pixels of one image."""
         canon, layout = prepare_image(image, axes)
         ann = prepare_annotations(annotations, layout, canon.shape)
-        lazy_ann = is_lazy(ann)
-        annotated = (ann > 0).any(axis=(2, 3))
-        t, z = np.nonzero(np.asarray(annotated.compute() if lazy_ann else annotated))
-        if t.size == 0:
-            raise ValueError("annotations are empty: draw at least one scribble (labels > 0)")
-        depth = canon.shape[1]
-        n_channels = canon.shape[2]
+        planes = annotated_planes(ann)
         plan = self.planner.plan(
-            canon.shape[-2:], training=True, depth=depth, n_channels=n_channels
+            canon.shape[-2:], training=True, depth=canon.shape[1], n_channels=canon.shape[2]
         )
-        if not lazy_ann and not is_lazy(canon):  # refuse what cannot fit in memory
-            check_training(plan, self.pipeline.zpad, self.feature_cache, canon.shape, ann,
-                           self.classifier)
-        if self.volumetric:
-            units = make_units(canon, self.normalize, True, slice(int(t.min()), int(t.max()) + 1))
-        else:  # only the annotated planes are normalised and featurised
-            planes = list(zip(t.tolist(), z.tolist(), strict=True))
-            units = make_units(canon, self.normalize, False, planes=planes)
+        if not is_lazy(ann) and not is_lazy(canon):  # refuse what cannot fit in memory
+            zpad, cache = self.pipeline.zpad, self.feature_cache
+            check_training(plan, zpad, cache, canon.shape, ann, self.classifier)
+        units = make_units(canon, self.normalize, self.volumetric, *planes)
         features = self._features(plan.grid, canon.dtype)
-        labels = _Planes(ann) if lazy_ann else ann
         x, y = collect_samples(
-            features, units, labels, plan.grid, plan.workers, self.progress, check, callback
+            features, units, ann, plan.grid, plan.workers, self.progress, check, callback
         )
-        return x, y, n_channels, layout.axes
+        return x, y, canon.shape[2], layout.axes
 
     # -- prediction ----------------------------------------------------------------------
     def _predict(self, image, axes, want_proba, region, cancel, callback, out=None, scheduler=None):
@@ -528,16 +517,6 @@ class ConvpaintModel:
     def __repr__(self) -> str:
         state = f"classes={self.classes_.tolist()}" if self.classes_ is not None else "untrained"
         return f"ConvpaintModel(extractor={self.extractor.name!r}, {state})"
-
-
-class _Planes:
-    """Annotation planes of a lazy (T, Z, Y, X) array, read one at a time when indexed."""
-
-    def __init__(self, ann) -> None:
-        self.ann = ann
-
-    def __getitem__(self, index) -> np.ndarray:
-        return np.asarray(self.ann[index])
 
 
 def _fresh(classifier: Any) -> Any:

@@ -12,6 +12,29 @@ from .progress import progress_bar
 from .tiling import TileGrid
 
 
+def annotated_planes(annotations) -> tuple[slice, slice, list[tuple[int, int]]]:
+    """(t range, z range, annotated (t, z) planes) of (T, Z, Y, X) annotations, NumPy or
+    dask (one reduction); refuses empty annotations."""
+    annotated = (annotations > 0).any(axis=(2, 3))
+    if not isinstance(annotated, np.ndarray):
+        annotated = annotated.compute()
+    t, z = np.nonzero(np.asarray(annotated))
+    if t.size == 0:
+        raise ValueError("annotations are empty: draw at least one scribble (labels > 0)")
+    planes = list(zip(t.tolist(), z.tolist(), strict=True))
+    return slice(int(t.min()), int(t.max()) + 1), slice(None), planes
+
+
+class LazyPlanes:
+    """Planes of lazy (T, Z, Y, X) annotations, read one at a time when indexed."""
+
+    def __init__(self, annotations) -> None:
+        self.annotations = annotations
+
+    def __getitem__(self, index) -> np.ndarray:
+        return np.asarray(self.annotations[index])
+
+
 def collect_samples(
     features: TileFeatures,
     units: list[Unit],
@@ -28,6 +51,8 @@ def collect_samples(
     (T, Z, Y, X).  Samples are ordered by pixel position, so the result does
     not depend on the tiling nor on which tiles came from the cache.
     """
+    if not isinstance(annotations, np.ndarray):  # lazy: only the annotated planes are read
+        annotations = LazyPlanes(annotations)
     jobs = []
     for n, unit in enumerate(units):
         ann = annotations[unit.index]
