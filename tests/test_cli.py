@@ -124,3 +124,32 @@ def test_demo_writes_labels_and_overlay(tmp_path):
     assert (tmp_path / "coins_overlay.png").stat().st_size > 1000
     # coins cover roughly a third of the picture
     assert 0.2 < np.mean(labels == 2) < 0.5
+
+
+def test_outputs_beside_the_inputs_and_reruns_into_own_store_are_allowed(files, capsys):
+    """The checks refuse only real overlaps: results written into the inputs' folder, and a
+    second run into a store this project wrote (complete: nothing recomputed)."""
+    d, truth = files
+    argv = ["train", str(d / "img.tif"), "-a", str(d / "ann.tif"), "-o", str(d / "m.npz")]
+    assert main([*argv, "-e", "sobel", "-q"]) == 0
+    image = tifffile.imread(d / "img.tif")
+    args = ["segment", str(d / "m.npz"), str(d / "img.tif"), str(d / "img2.npy"), "-o", str(d)]
+    assert main([*args, "-q"]) == 0
+    assert (d / "img_labels.tif").is_file() and (d / "img2_labels.tif").is_file()
+    assert np.array_equal(tifffile.imread(d / "img.tif"), image)
+    store = d / "res.ome.zarr"
+    for _ in range(2):
+        assert main(["segment", str(d / "m.npz"), str(d / "img.tif"), "-o", str(store), "-q"]) == 0
+    import zarr
+
+    labels = zarr.open_group(str(store), mode="r")["0"][...]
+    assert labels.shape == truth.shape and np.mean(labels == truth) > 0.9
+    assert capsys.readouterr().err == ""
+
+
+def test_segment_help_documents_what_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["segment", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "two inputs of the same name" in text and "not a Convpaint store" in text
+    assert "inside an input" in text and ".ome.zarr" in text
