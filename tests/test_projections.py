@@ -91,3 +91,47 @@ def test_lazy_stack_equals_in_memory(stack):
     model.train(vol, ann, axes="ZYX")
     lazy = model.segment(da.from_array(vol, chunks=(3, 20, 20)), axes="ZYX")
     assert np.array_equal(lazy.compute(), model.segment(vol, axes="ZYX"))
+
+
+class _Box(convpaint.FeatureExtractor):
+    """A 5 x 5 box mean and the plane itself (padding 2, borders mirrored)."""
+
+    name = "box"
+    padding = 2
+
+    def extract(self, plane):
+        from scipy import ndimage
+
+        return np.stack([plane[0], ndimage.uniform_filter(plane[0], 5, mode="mirror")])
+
+
+class _BoxInterior(_Box):
+    calls = 0
+
+    def extract_interior(self, plane, margin):  # the hook ProjectionExtractor prefers
+        type(self).calls += 1
+        (my, mx), (h, w) = margin, plane.shape[-2:]
+        return self.extract(plane)[:, my : h - my, mx : w - mx]
+
+
+@pytest.mark.parametrize("z_scale", [1.0, 2.5])
+def test_interior_equals_cropped_volume(z_scale):
+    """Only the kept planes, rows and columns are featurised, with the same numbers; an
+    extractor's ``extract_interior`` hook is used when it has one."""
+    from convpaint.projections import ProjectionExtractor
+
+    vol = np.random.default_rng(3).random((1, 9, 12, 14)).astype(np.float32)
+    families = ("xy", "xz", "yz")
+    plain = ProjectionExtractor(_Box(), families, z_scale)
+    hooked = ProjectionExtractor(_BoxInterior(), families, z_scale)
+    assert plain.planewise and not hasattr(plain, "n_features")  # _Box does not say
+    full = plain.extract_volume(vol)
+    assert full.shape == (6, 9, 12, 14) and full.dtype == np.float32
+    margin = (3, 2, 4)
+    want = full[:, 3:-3, 2:-2, 4:-4]
+    assert np.array_equal(plain.extract_volume_interior(vol, margin), want)
+    _BoxInterior.calls = 0
+    assert np.array_equal(hooked.extract_volume_interior(vol, margin), want)
+    assert _BoxInterior.calls == (9 - 6) + (12 - 4) + (14 - 8)  # kept z, y and x only
+    with pytest.raises(ValueError, match="margin"):
+        plain.extract_volume_interior(vol, (5, 0, 0))

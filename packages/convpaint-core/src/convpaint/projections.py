@@ -54,9 +54,16 @@ def check_z_scale(z_scale: Any) -> float:
 
 
 class ProjectionExtractor(FeatureExtractor):
-    """A 2-D extractor applied to the plane families ``projections`` of a volume."""
+    """A 2-D extractor applied to the plane families ``projections`` of a volume.
+
+    Plane by plane (``planewise``): the working set is one plane and its features,
+    so :mod:`convpaint.volume` neither slabs Z nor budgets 3-D filters for it; the
+    features of a block go straight into one preallocated float32 array, and only
+    the planes, rows and columns whose features are kept are featurised.
+    """
 
     supports_volume = True
+    planewise = True
 
     def __init__(self, base: FeatureExtractor, projections: tuple[str, ...], z_scale: float = 1.0):
         if int(base.patch_size) != 1:
@@ -75,8 +82,8 @@ class ProjectionExtractor(FeatureExtractor):
         self.deterministic = base.deterministic
         self.alignment = base.alignment
         self.tile_size = base.tile_size
-        n = getattr(base, "n_features", None)
-        if isinstance(n, int):
+        n = base_features(base)
+        if n:
             self.n_features = n * len(projections)
 
     def extract(self, plane: np.ndarray) -> np.ndarray:
@@ -84,23 +91,80 @@ class ProjectionExtractor(FeatureExtractor):
 
     def extract_volume(self, volume: np.ndarray) -> np.ndarray:
         """(C, Z, H, W) -> (len(projections) * F, Z, H, W)."""
-        maps = [self._family(volume, p) for p in self.projections]
-        return np.concatenate(maps, axis=0)
+        return self.extract_volume_interior(volume, (0, 0, 0))
 
-    def _family(self, volume: np.ndarray, family: str) -> np.ndarray:
-        ex = self.base
-        if family == "xy":
-            return np.stack([_f32(ex.extract(volume[:, z])) for z in range(volume.shape[1])], 1)
-        nz = volume.shape[1]
-        vol = _resample_z(volume, self.z_scale) if self.z_scale != 1 else volume
-        if family == "xz":  # planes (C, Z, W), one per y
-            f = np.stack([_f32(ex.extract(vol[:, :, y])) for y in range(vol.shape[2])], 2)
-        else:  # "yz": planes (C, Z, H), one per x
-            f = np.stack([_f32(ex.extract(vol[:, :, :, x])) for x in range(vol.shape[3])], 3)
-        return _sample_z(f, nz, self.z_scale) if self.z_scale != 1 else f
+    def extract_volume_interior(
+        self, volume: np.ndarray, margin: tuple[int, int, int]
+    ) -> np.ndarray:
+        """``extract_volume(volume)`` cropped by ``margin`` = (mz, my, mx) on both sides of
+        Z, Y and X: xy planes only for the kept z, xz planes for the kept y, yz planes for
+        the kept x (same numbers: every plane is featurised whole, then cropped)."""
+        mz, my, mx = (int(m) for m in margin)
+        _, nz, ny, nx = volume.shape
+        if min(nz - 2 * mz, ny - 2 * my, nx - 2 * mx) < 1 or min(margin) < 0:
+            raise ValueError(f"margin {margin} leaves nothing of a volume of shape {volume.shape}")
+        out: np.ndarray | None = None
+        for k, family in enumerate(self.projections):
+            for where, f in self._family(volume, family, (mz, my, mx)):
+                n = f.shape[0]
+                if out is None:  # the first plane tells the feature count
+                    shape = (len(self.projections) * n, nz - 2 * mz, ny - 2 * my, nx - 2 * mx)
+                    out = np.empty(shape, np.float32)
+                out[(slice(k * n, (k + 1) * n), *where)] = f
+        assert out is not None
+        return out
+
+    def _family(self, volume: np.ndarray, family: str, margin: tuple[int, int, int]):
+        """Yield (index into the cropped output, features) for every plane of ``family``."""
+        mz, my, mx = margin
+        _, nz, ny, nx = volume.shape
+        keep = slice(None)
+        if family == "xy":  # planes (C, Y, X), one per kept z
+            for z in range(mz, nz - mz):
+                yield (z - mz, keep, keep), self._plane(volume[:, z], (my, mx))
+            return
+        if self.z_scale == 1:
+            rows, zm = None, mz
+        else:  # resampled rows nearest to the kept planes
+            n_new = _resampled_planes(nz, self.z_scale)
+            rows = np.clip(np.round(_positions(nz, self.z_scale)).astype(int), 0, n_new - 1)
+            rows = rows[mz : nz - mz]
+            zm = int(min(rows[0], n_new - 1 - rows[-1]))
+            rows = rows - zm
+        if family == "xz":  # planes (C, Z, X), one per kept y
+            for y in range(my, ny - my):
+                yield (keep, y - my, keep), self._zplane(volume[:, :, y], zm, mx, rows)
+        else:  # "yz": planes (C, Z, Y), one per kept x
+            for x in range(mx, nx - mx):
+                yield (keep, keep, x - mx), self._zplane(volume[:, :, :, x], zm, my, rows)
+
+    def _zplane(self, plane: np.ndarray, zm: int, m: int, rows: np.ndarray | None) -> np.ndarray:
+        if rows is not None:
+            plane = _resample_z(plane, self.z_scale)
+        f = self._plane(plane, (zm, m))
+        return f if rows is None else f[:, rows]
+
+    def _plane(self, plane: np.ndarray, margin: tuple[int, int]) -> np.ndarray:
+        """Features of ``plane`` (C, A, B) cropped by ``margin`` (ma, mb) on both sides."""
+        plane = np.ascontiguousarray(plane)
+        interior = getattr(self.base, "extract_interior", None)
+        if interior is not None:  # the extractor skips its own padding where it can
+            return _f32(interior(plane, margin))
+        (ma, mb), (a, b) = margin, plane.shape[-2:]
+        return _f32(self.base.extract(plane))[:, ma : a - ma, mb : b - mb]
 
     def get_options(self) -> dict[str, Any]:
         return self.base.get_options()
+
+
+def base_features(ex: FeatureExtractor) -> int | None:
+    """Features per call of a 2-D extractor when it says (``n_features`` or
+    ``feature_names``), else None."""
+    n = getattr(ex, "n_features", None)
+    if isinstance(n, int) and n > 0:
+        return n
+    names = getattr(ex, "feature_names", None)
+    return len(names) if isinstance(names, (list, tuple)) and names else None
 
 
 def _f32(a) -> np.ndarray:
@@ -112,20 +176,18 @@ def _positions(nz: int, z_scale: float) -> np.ndarray:
     return np.arange(nz) * z_scale
 
 
-def _resample_z(volume: np.ndarray, z_scale: float) -> np.ndarray:
-    """Linear interpolation along Z onto a grid of spacing 1 / z_scale planes."""
-    nz = volume.shape[1]
-    n_new = max(1, int(round((nz - 1) * z_scale)) + 1)
-    at = np.arange(n_new) / z_scale
+def _resampled_planes(nz: int, z_scale: float) -> int:
+    return max(1, int(round((nz - 1) * z_scale)) + 1)
+
+
+def _resample_z(data: np.ndarray, z_scale: float) -> np.ndarray:
+    """Linear interpolation of (C, Z, ...) along Z onto a grid of spacing 1 / z_scale planes."""
+    nz = data.shape[1]
+    at = np.arange(_resampled_planes(nz, z_scale)) / z_scale
     lo = np.clip(np.floor(at).astype(int), 0, nz - 1)
     hi = np.clip(lo + 1, 0, nz - 1)
-    w = (at - lo).astype(np.float32)[None, :, None, None]
-    return volume[:, lo] * (1 - w) + volume[:, hi] * w
-
-
-def _sample_z(features: np.ndarray, nz: int, z_scale: float) -> np.ndarray:
-    idx = np.clip(np.round(_positions(nz, z_scale)).astype(int), 0, features.shape[1] - 1)
-    return features[:, idx]
+    w = (at - lo).astype(np.float32).reshape(1, -1, *(1,) * (data.ndim - 2))
+    return data[:, lo] * (1 - w) + data[:, hi] * w
 
 
 def with_projections(

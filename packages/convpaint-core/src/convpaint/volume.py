@@ -9,6 +9,11 @@ returned (:meth:`FeatureExtractor.extract_volume_interior` when the extractor
 has it), so neither the Z halo nor the XY halo is held as features.  Interior
 voxels lie ``padding`` or more from every cut, so the numbers equal those of
 featurising the whole padded volume at once.
+
+Plane-by-plane extractors (``planewise``: :mod:`convpaint.projections`) hold one
+plane's working set at a time: their blocks are not cut into slabs (each slab
+would featurise every xz and yz plane again) and their tiles are budgeted by
+their features and input only (``planewise=True`` below).
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from .tiling import _symmetric, round_up
 
 #: bytes of one volumetric tile in flight: its features plus the extractor's working set
 VOLUME_TILE_BYTES = 384 * 2**20
+#: the same for plane-by-plane extractors (projections): a whole 20 x 128 x 128 stack with
+#: 3 x 56 ilastik features in one tile (halos are featurised once per tile, along 3 families)
+PROJECTION_TILE_BYTES = 640 * 2**20
 #: working bytes of the extractor per float32 input voxel of a slab (ilastik's 3-D bank:
 #: at most 7.7 arrays of the slab's size alive at once, sigma 10, measured with tracemalloc)
 WORK_ARRAYS = 8
@@ -33,15 +41,31 @@ def slab_depth(n_z: int, zpad: int, plane_px: int, budget: int = VOLUME_TILE_BYT
 
 
 def tile_bytes(
-    tile: int, depth: int, n_features: int, halo: int, margin: int, zpad: int, channels: int = 1
+    tile: int,
+    depth: int,
+    n_features: int,
+    halo: int,
+    margin: int,
+    zpad: int,
+    channels: int = 1,
+    *,
+    planewise: bool = False,
 ) -> int:
     """Peak bytes of featurising one volumetric tile of edge ``tile`` and ``depth`` planes.
 
     Features of the tile plus margin, twice (the extractor's, then the pipeline's
-    copy), and the extractor's working set on one slab of the padded block.
+    copy), and the extractor's working set on one slab of the padded block; for a
+    ``planewise`` extractor (projections) instead the block with its Z context (the
+    pipeline's copies) and the features of its largest plane (an xz or yz plane).
     """
     feats = 2 * 4 * n_features * depth * (tile + 2 * margin) ** 2
-    block = (tile + 2 * (halo + margin)) ** 2
+    edge = tile + 2 * (halo + margin)
+    block = edge**2
+    if planewise:
+        padded = depth + 2 * zpad
+        plane = max(edge, padded) * edge
+        work = 4 * channels * (2 * depth + padded) * block + 4 * (n_features + WORK_ARRAYS) * plane
+        return feats + work
     slab = slab_depth(depth, zpad, block)
     work = 4 * WORK_ARRAYS * (slab + 2 * zpad) * block + 4 * channels * depth * block
     return feats + work
@@ -54,14 +78,21 @@ def volume_tile(
     margin: int,
     zpad: int,
     align: int,
-    budget: int = VOLUME_TILE_BYTES,
+    budget: int | None = None,
     largest: int = 2048,
+    *,
+    channels: int = 1,
+    planewise: bool = False,
 ) -> int:
-    """Largest tile edge (a multiple of ``align``) whose :func:`tile_bytes` fits ``budget``."""
+    """Largest tile edge (a multiple of ``align``) whose :func:`tile_bytes` fits ``budget``
+    (default :data:`PROJECTION_TILE_BYTES` when ``planewise``, else :data:`VOLUME_TILE_BYTES`)."""
+    if budget is None:
+        budget = PROJECTION_TILE_BYTES if planewise else VOLUME_TILE_BYTES
     step = max(1, align)
     tile = round_up(MIN_TILE, step)
+    args = (depth, n_features, halo, margin, zpad, channels)
     while tile + step <= largest and (
-        tile_bytes(tile + step, depth, n_features, halo, margin, zpad) <= budget
+        tile_bytes(tile + step, *args, planewise=planewise) <= budget
     ):
         tile += step
     return tile
@@ -86,7 +117,8 @@ def extract_volume_at_scale(ex, small: np.ndarray, crop: int) -> np.ndarray:
     """
     zpad = int(ex.padding)
     _, n_z, height, width = small.shape
-    slab = slab_depth(n_z, zpad, height * width)
+    # plane-by-plane extractors: one slab (slabs would featurise every xz/yz plane again)
+    slab = n_z if getattr(ex, "planewise", False) else slab_depth(n_z, zpad, height * width)
     out = None
     for z0 in range(0, n_z, slab):
         z1 = min(n_z, z0 + slab)
@@ -107,6 +139,8 @@ def xy_crop(halo: int, factor: int) -> int:
 
 
 __all__ = [
+    "PROJECTION_TILE_BYTES",
+    "VOLUME_TILE_BYTES",
     "extract_interior",
     "extract_volume_at_scale",
     "slab_depth",
