@@ -17,6 +17,7 @@ class ConcatExtractor(FeatureExtractor):
     """Concatenation of the features of ``parts`` (in order)."""
 
     description = "concatenation of several extractors"
+    parts: list[FeatureExtractor]
 
     def __init__(self, parts: list[FeatureExtractor]) -> None:
         if len(parts) < 2:

@@ -17,9 +17,23 @@ implements :meth:`FeatureExtractor.extract`::
 
 from __future__ import annotations
 
+import numbers
+import re
 from typing import Any, ClassVar
 
 import numpy as np
+
+#: what an extractor's registry name may be ("+" joins the parts of a combination)
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: package names shown in messages (never a file's text as a suggested command)
+SAFE_PACKAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+class ExtractorError(RuntimeError):
+    """An extractor is misdeclared, failed, or returned unusable features.
+
+    The message names the extractor and, when known, the package that provides it.
+    """
 
 
 class FeatureExtractor:
@@ -99,3 +113,47 @@ class FeatureExtractor:
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.get_options().items())
         return f"{type(self).__name__}({opts})"
+
+
+def describe(name: object, package: str = "") -> str:
+    """``extractor 'name' (package dist)`` for messages; the package only if it looks like one."""
+    text = f"extractor {str(name)!r}"
+    if package and SAFE_PACKAGE.fullmatch(package):
+        text += f" (package {package})"
+    return text
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def declaration_problems(ex: FeatureExtractor) -> list[str]:
+    """What is wrong with the attributes ``ex`` declares (empty when nothing)."""
+    problems = []
+    if not isinstance(ex.name, str) or not NAME.fullmatch(ex.name):
+        problems.append(f"name must be letters, digits, '.', '_' or '-', got {ex.name!r}")
+    for attr, low in (("n_input_channels", 1), ("padding", 0), ("patch_size", 1), ("alignment", 1)):
+        value = getattr(ex, attr, None)
+        if not _is_int(value) or value < low:  # type: ignore[operator]
+            problems.append(f"{attr} must be an integer >= {low}, got {value!r}")
+    tile = getattr(ex, "tile_size", None)
+    if tile is not None and (not _is_int(tile) or tile < 1):
+        problems.append(f"tile_size must be None or an integer >= 1, got {tile!r}")
+    scalings = getattr(ex, "default_scalings", None)
+    if (
+        not isinstance(scalings, (tuple, list))
+        or not scalings
+        or not all(_is_int(s) and s >= 1 for s in scalings)
+    ):
+        problems.append(f"default_scalings must be positive integers, got {scalings!r}")
+    for attr in ("rgb", "deterministic", "supports_volume"):
+        if not isinstance(getattr(ex, attr, None), (bool, np.bool_)):
+            problems.append(f"{attr} must be True or False, got {getattr(ex, attr, None)!r}")
+    return problems
+
+
+def check_declaration(ex: FeatureExtractor, package: str = "") -> None:
+    """Raise :class:`ExtractorError` naming ``ex`` (and ``package``) if its attributes are unusable."""
+    problems = declaration_problems(ex)
+    if problems:
+        raise ExtractorError(f"{describe(ex.name, package)} is misdeclared: {'; '.join(problems)}")

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cancel import Cancelled
 from .combine import ConcatExtractor
-from .extractor import FeatureExtractor
+from .extractor import ExtractorError, FeatureExtractor
 from .feature_maps import FeatureMaps, Level
 from .normalize import imagenet
 from .pyramid import downscale
+from .registry import check_instance, describe_extractor
 from .tiling import round_up
 from .volume import extract_volume_at_scale, xy_crop
 
@@ -70,8 +72,12 @@ class FeaturePipeline:
         normalize: str = "image",
     ) -> None:
         parts = extractor.parts if isinstance(extractor, ConcatExtractor) else [extractor]
+        for p in parts:
+            check_instance(p)
         self.extractor = extractor
         self.normalize = normalize
+        #: features per call of each (part, scale, plane or volume): a plugin must not vary it
+        self._n_features: dict[tuple[int, int, int], int] = {}
         self.parts = [
             Part(p, _check_scalings(tuple(scalings or p.default_scalings))) for p in parts
         ]
@@ -87,7 +93,9 @@ class FeaturePipeline:
     def stored_fraction(self) -> float:
         """Values per pixel a :class:`FeatureMaps` holds, as a fraction of the dense
         features (an estimate: every (part, scaling) counted alike)."""
-        shares = [1 / (s * int(p.extractor.patch_size)) ** 2 for p in self.parts for s in p.scalings]
+        shares = [
+            1 / (s * int(p.extractor.patch_size)) ** 2 for p in self.parts for s in p.scalings
+        ]
         return sum(shares) / len(shares)
 
     @property
@@ -145,15 +153,49 @@ class FeaturePipeline:
         small = downscale(inp, scale)
         factor = scale * int(ex.patch_size)
         crop = 0
-        if small.ndim == 4:  # (C, Z, H, W): true 3-D features, slab by slab, halos cropped
-            crop = xy_crop(self.halo, factor)
-            f = extract_volume_at_scale(ex, small, crop)
-        else:
-            f = np.asarray(ex.extract(small), dtype=np.float32)
+        try:
+            if small.ndim == 4:  # (C, Z, H, W): true 3-D features, slab by slab, halos cropped
+                crop = xy_crop(self.halo, factor)
+                raw = extract_volume_at_scale(ex, small, crop)
+            else:
+                raw = ex.extract(small)
+        except (ExtractorError, MemoryError, Cancelled):
+            raise
+        except Exception as exc:
+            raise ExtractorError(
+                f"{describe_extractor(ex)} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         expected = tuple(n // int(ex.patch_size) - 2 * crop for n in small.shape[-2:])
-        if f.ndim != small.ndim or f.shape[-2:] != expected:
-            raise RuntimeError(
-                f"extractor {ex.name!r} returned features of shape {f.shape} for input "
-                f"{small.shape}; expected (F, ...{expected})"
-            )
+        f = self._checked(ex, raw, small, expected, (scale, small.ndim))
         return f, factor, crop
+
+    def _checked(
+        self,
+        ex: FeatureExtractor,
+        raw: object,
+        small: np.ndarray,
+        expected: tuple[int, ...],
+        key: tuple[int, int],
+    ) -> np.ndarray:
+        """``raw`` as float32 features, or an :class:`ExtractorError` naming the extractor."""
+        f = np.asarray(raw)
+        problem = ""
+        if f.dtype.kind not in "fiub":
+            problem = f"features of dtype {f.dtype}; expected a numeric (float32) array"
+        elif f.ndim != small.ndim or f.shape[-2:] != expected or f.shape[0] == 0:
+            problem = (
+                f"features of shape {f.shape} for input {small.shape}; "
+                f"expected (F > 0, {'Z, ' * (small.ndim == 4)}{expected[0]}, {expected[1]})"
+            )
+        else:
+            with np.errstate(over="ignore"):  # float64 beyond float32's range -> inf, below
+                f = np.asarray(f, dtype=np.float32)
+            if not (np.isfinite(f.min()) and np.isfinite(f.max())):  # NaN propagates
+                problem = "NaN or infinite features (or values beyond float32's range)"
+            else:
+                n = self._n_features.setdefault((id(ex), *key), f.shape[0])
+                if n != f.shape[0]:
+                    problem = f"{f.shape[0]} features here but {n} on an earlier tile"
+        if problem:
+            raise ExtractorError(f"{describe_extractor(ex)} returned {problem}")
+        return f

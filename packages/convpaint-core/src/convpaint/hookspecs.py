@@ -12,6 +12,8 @@ implements::
 
 from __future__ import annotations
 
+from typing import Any
+
 import pluggy
 
 PROJECT = "convpaint"
@@ -22,7 +24,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def convpaint_extractors() -> list:
+def convpaint_extractors() -> list[Any]:
     """Return the extractors this plugin provides.
 
     Each item is a :class:`convpaint.FeatureExtractor` subclass (its ``name``
@@ -30,3 +32,4 @@ def convpaint_extractors() -> list:
     factory) or a :class:`convpaint.ExtractorSpec` ``(name, description,
     factory)`` whose factory takes the extractor options as keywords.
     """
+    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import importlib.metadata as md
+import inspect
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import pluggy
 
 from . import hookspecs
-from .extractor import FeatureExtractor
+from .extractor import (
+    NAME,
+    ExtractorError,
+    FeatureExtractor,
+    check_declaration,
+    declaration_problems,
+    describe,
+)
 
 
 class ExtractorNotFoundError(KeyError):
@@ -35,11 +43,37 @@ class ExtractorSpec:
     distribution: str = ""  # filled in by the registry
 
 
+HOOK = "convpaint_extractors"
+
+
+class _PluginManager(pluggy.PluginManager):
+    """pluggy, also accepting a module-level ``convpaint_extractors`` without ``@hookimpl``
+    (older plugins relied on it)."""
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> pluggy.HookimplOpts | None:
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is None and name == HOOK and inspect.isfunction(getattr(plugin, name, None)):
+            return pluggy.HookimplOpts(
+                wrapper=False,
+                hookwrapper=False,
+                optionalhook=False,
+                tryfirst=False,
+                trylast=False,
+                specname=None,
+            )
+        return opts
+
+
 class Registry:
-    """Extractors from every plugin registered in ``pluggy``."""
+    """Extractors from every plugin registered in ``pluggy``.
+
+    A faulty plugin -- one that fails to import, has a malformed hook, raises in
+    its hook or returns something other than extractors -- is skipped with one
+    ``RuntimeWarning`` naming its package; the others are unaffected.
+    """
 
     def __init__(self) -> None:
-        self.plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
+        self.plugin_manager = _PluginManager(hookspecs.PROJECT)
         self.plugin_manager.add_hookspecs(hookspecs)
         self._specs: dict[str, ExtractorSpec] = {}
         self._conflicts: dict[str, list[str]] = {}
@@ -49,35 +83,59 @@ class Registry:
             dist = ep.dist.name if ep.dist is not None else "<unknown distribution>"
             try:
                 module = ep.load()
-            except Exception as exc:  # a broken plugin must not break the others
-                warnings.warn(
-                    f"convpaint: skipping extractor plugin {ep.name!r} from {dist}: "
-                    f"{type(exc).__name__}: {exc}",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
+            except (Exception, SystemExit) as exc:  # a broken plugin must not break the others
+                _skip(ep.name, dist, f"importing it failed: {type(exc).__name__}: {exc}")
                 continue
             self.register(module, dist, name=f"{dist}:{ep.name}")
 
     def register(self, plugin: Any, distribution: str, name: str | None = None) -> None:
-        """Register a plugin object (module or instance) with ``convpaint_extractors``."""
-        if self.plugin_manager.is_registered(plugin):
+        """Register a plugin object (module or instance) and add its extractors."""
+        pm = self.plugin_manager
+        if pm.is_registered(plugin):
             return
-        self.plugin_manager.register(plugin, name=name)
-        hook = getattr(plugin, "convpaint_extractors", None)
-        if hook is None:
+        label = (name or getattr(plugin, "__name__", "") or repr(plugin)).split(":")[-1]
+        try:
+            pm.register(plugin, name=name)
+        except Exception as exc:  # PluginValidationError: a hook with a wrong signature
+            _skip(label, distribution, f"its hook is malformed: {type(exc).__name__}: {exc}")
             return
         try:
-            items = hook()
-        except Exception as exc:
-            warnings.warn(
-                f"convpaint: extractor plugin from {distribution} failed: {exc}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+            specs = self._call(plugin, distribution)
+        except _Faulty as exc:
+            pm.unregister(plugin)
+            _skip(label, distribution, str(exc))
             return
-        for item in items or ():
-            self._add(_as_spec(item, distribution))
+        for spec in specs:
+            self._add(spec)
+
+    def _call(self, plugin: Any, distribution: str) -> list[ExtractorSpec]:
+        """This plugin's hook result, called through pluggy, as validated specs."""
+        pm = self.plugin_manager
+        if not any(impl.plugin is plugin for impl in pm.hook.convpaint_extractors.get_hookimpls()):
+            raise _Faulty(f"it has no {HOOK}() hook")
+        others = [p for p in pm.get_plugins() if p is not plugin]
+        try:
+            results = pm.subset_hook_caller(HOOK, remove_plugins=others)()
+            items = results[0] if results else None
+            if isinstance(items, (str, bytes, dict)) or not isinstance(items, Iterable):
+                raise _Faulty(
+                    f"{HOOK}() returned {_short(items)}; expected a list of FeatureExtractor "
+                    "subclasses or ExtractorSpec"
+                )
+            items = list(items)
+        except _Faulty:
+            raise
+        except (Exception, SystemExit) as exc:
+            raise _Faulty(f"{HOOK}() raised {type(exc).__name__}: {exc}") from exc
+        specs, problems = [], []
+        for item in items:
+            try:
+                specs.append(_as_spec(item, distribution))
+            except (TypeError, ValueError) as exc:
+                problems.append(str(exc))
+        if problems:
+            raise _Faulty(f"{HOOK}() returned unusable items: {'; '.join(problems)}")
+        return specs
 
     def _add(self, spec: ExtractorSpec) -> None:
         old = self._specs.get(spec.name)
@@ -113,17 +171,41 @@ class Registry:
         return [self._specs[n] for n in sorted(self._specs)]
 
 
+class _Faulty(Exception):
+    """Why a plugin is skipped."""
+
+
+def _skip(plugin: str, distribution: str, reason: str) -> None:
+    warnings.warn(
+        f"convpaint: skipping extractor plugin {plugin!r} from package {distribution}: {reason}",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_name(name: Any, what: str) -> str:
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise ValueError(
+            f"{what} has an invalid name {_short(name)} (letters, digits, '.', '_', '-')"
+        )
+    return name
+
+
 def _as_spec(item: Any, distribution: str) -> ExtractorSpec:
     if isinstance(item, ExtractorSpec):
-        return ExtractorSpec(item.name, item.description, item.factory, distribution)
+        name = _check_name(item.name, "an ExtractorSpec")
+        if not callable(item.factory):
+            raise TypeError(f"the factory of extractor {name!r} is not callable")
+        return ExtractorSpec(name, str(item.description), item.factory, distribution)
     if isinstance(item, type) and issubclass(item, FeatureExtractor):
-        if not item.name:
-            raise ValueError(f"extractor class {item.__qualname__} from {distribution} has no name")
-        return ExtractorSpec(item.name, item.description, item, distribution)
-    raise TypeError(
-        f"plugin {distribution} returned {item!r}; expected a FeatureExtractor subclass "
-        "or an ExtractorSpec"
-    )
+        name = _check_name(item.name, f"extractor class {item.__qualname__}")
+        return ExtractorSpec(name, str(item.description), item, distribution)
+    raise TypeError(f"{_short(item)} is not a FeatureExtractor subclass or an ExtractorSpec")
 
 
 _REGISTRY: Registry | None = None
@@ -154,6 +236,8 @@ def get_extractor(name: str | list[str] | FeatureExtractor, **options: Any) -> F
     if isinstance(name, FeatureExtractor):
         if options:
             raise TypeError("options cannot be applied to an extractor instance")
+        for part in getattr(name, "parts", [name]):
+            check_instance(part)
         return name
     parts = name if isinstance(name, (list, tuple)) else str(name).split("+")
     parts = [p.strip() for p in parts if p.strip()]
@@ -169,4 +253,49 @@ def get_extractor(name: str | list[str] | FeatureExtractor, **options: Any) -> F
                 f"({', '.join(parts)}); got {', '.join(sorted(unknown))}"
             )
         return ConcatExtractor([get_extractor(p, **dict(options.get(p, {}))) for p in parts])
-    return get_registry().spec(parts[0]).factory(**options)
+    spec = get_registry().spec(parts[0])
+    try:
+        ex = spec.factory(**options)
+    except (TypeError, ValueError, ImportError, OSError, MemoryError, ExtractorError):
+        raise  # the user's options or the environment; their messages say what to change
+    except Exception as exc:
+        who = describe(spec.name, spec.distribution)
+        raise ExtractorError(f"{who} failed to build: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(ex, FeatureExtractor):
+        raise ExtractorError(
+            f"{describe(spec.name, spec.distribution)}: its factory returned {_short(ex, 60)}, "
+            "not a FeatureExtractor"
+        )
+    check_declaration(ex, spec.distribution)
+    return ex
+
+
+def package_of(ex: FeatureExtractor) -> str:
+    """The distribution that provides ``ex`` (``""`` when unknown); wrappers are unwrapped.
+
+    Looked up in the registry: the spec of that name, else one whose factory class comes
+    from the same top-level module (no scan of every installed distribution's files).
+    """
+    base = getattr(ex, "base", ex)
+    specs = get_registry()._specs
+    spec = specs.get(getattr(base, "name", None))  # type: ignore[arg-type]
+    if spec is not None and (not isinstance(spec.factory, type) or isinstance(base, spec.factory)):
+        return spec.distribution
+    top = type(base).__module__.partition(".")[0]
+    dists = {
+        s.distribution
+        for s in specs.values()
+        if getattr(s.factory, "__module__", "").partition(".")[0] == top
+    }
+    return dists.pop() if len(dists) == 1 else ""
+
+
+def check_instance(ex: FeatureExtractor) -> None:
+    """:func:`~convpaint.extractor.check_declaration`, looking the package up only on error."""
+    if declaration_problems(ex):
+        check_declaration(ex, package_of(ex))
+
+
+def describe_extractor(ex: FeatureExtractor) -> str:
+    """``extractor 'name' (package dist)`` for error messages."""
+    return describe(getattr(ex, "name", type(ex).__name__), package_of(ex))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,6 +16,10 @@ from .filters import DOG_RATIO, FILTERS, filter_bank, max_radius, n_components
 #: ilastik's scales (napari-ilastik / ilastik "maximal combination")
 SIGMAS: tuple[float, ...] = (0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
 BACKENDS: tuple[str, ...] = ("auto", "scipy", "fastfilters")
+#: allowed scales: below 0.1 a kernel is a single tap (and 1/sigma**2 overflows for tiny
+#: values); above 64 the halo (about 3.5 sigma + 1.5 sigma for the structure tensor, 320 px
+#: at 64) outgrows any useful tile
+SIGMA_MIN, SIGMA_MAX = 0.1, 64.0
 
 
 def _check_filters(filters: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -34,18 +38,28 @@ def _check_filters(filters: Iterable[str] | str | None) -> tuple[str, ...]:
 def _check_sigmas(sigmas: Iterable[float] | float | None) -> tuple[float, ...]:
     if sigmas is None:
         return SIGMAS
-    if isinstance(sigmas, (int, float)):
-        sigmas = [sigmas]
-    try:
-        values = [float(s) for s in sigmas]
-    except (TypeError, ValueError):
-        values = []
-    if not values or not all(math.isfinite(s) and s > 0 for s in values):
+    given = (
+        [sigmas] if isinstance(sigmas, numbers.Real) and not isinstance(sigmas, bool) else sigmas
+    )
+    values: list[float] = []
+    if not isinstance(given, (str, bytes)) and isinstance(given, Iterable):
+        for s in given:
+            if not isinstance(s, numbers.Real) or isinstance(s, bool):
+                values = []
+                break
+            values.append(float(s))
+    if not values or not all(SIGMA_MIN <= s <= SIGMA_MAX for s in values):  # NaN fails too
         raise ValueError(
-            f"sigmas must be a non-empty list of finite numbers > 0 (ilastik's are "
-            f"{', '.join(map(str, SIGMAS))}), got {sigmas!r}"
+            f"sigmas must be a non-empty list of finite numbers > 0 with "
+            f"{SIGMA_MIN:g} <= sigma <= {SIGMA_MAX:g} (ilastik's are "
+            f"{', '.join(map(str, SIGMAS))}), got {_short(sigmas)}"
         )
     return tuple(sorted(set(values)))
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class IlastikFilters(FeatureExtractor):
@@ -61,7 +75,9 @@ class IlastikFilters(FeatureExtractor):
     Parameters
     ----------
     filters : names from ``FILTERS``; default all six.
-    sigmas : positive scales; default ``SIGMAS`` (0.3 ... 10).
+    sigmas : scales with ``SIGMA_MIN <= sigma <= SIGMA_MAX`` (0.1 <= sigma <= 64);
+        default ``SIGMAS`` (0.3 ... 10). Anything else (NaN, inf, 0, negative, empty,
+        non-numeric) is a ``ValueError`` naming ``sigmas`` and the range.
     backend : ``"auto"`` (fastfilters2 for planes when installed, else scipy),
         ``"scipy"`` or ``"fastfilters"``. Volumes always use scipy.
     """
