@@ -1,24 +1,40 @@
 #!/usr/bin/env bash
-# Install Convpaint as users get it and run it: build every package's wheel and sdist
-# (scripts/build_dists.sh), create a fresh venv, `pip install "convpaint[EXTRAS]==VERSION"`
-# from that folder plus the registry, then run `convpaint extractors` and `convpaint demo`
-# outside the source tree.  Usage: scripts/install_check.sh [EXTRAS]   (default: vgg)
+# Install Convpaint as users get it and run it: build every package's wheel and sdist ONCE
+# (scripts/build_dists.sh, or reuse CONVPAINT_DIST=<folder> built by it), then for each
+# EXTRAS create a fresh venv, `pip install "convpaint[EXTRAS]==VERSION"` from that folder plus
+# the registry, and run `convpaint extractors` and `convpaint demo` outside the source tree.
+# Usage: scripts/install_check.sh [EXTRAS ...]   (default: vgg; e.g. `vgg all`)
 # torch comes from .ci/constraints.txt (the local CPU build); the fresh venv gets the same
 # dev-only torchvision shim as .ci/setup.  pip's cache is reused between runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-EXTRAS=${1:-vgg}
 VERSION=$(cat VERSION)
 PY=${PYTHON:-python3}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/convpaint-install-check.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 start=$(date +%s)
-bash scripts/build_dists.sh "$WORK/dist" >/dev/null
+DIST=${CONVPAINT_DIST:-}
+if [ -z "$DIST" ]; then
+  DIST="$WORK/dist"
+  bash scripts/build_dists.sh "$DIST" >/dev/null
+fi
+built=$(date +%s)
+echo "install_check: wheels and sdists in $DIST ($((built - start)) s)"
+[ "$#" -gt 0 ] || set -- vgg
+for EXTRAS in "$@"; do
+(
+begin=$(date +%s)
+rm -rf "$WORK/venv" "$WORK/demo" "$WORK/extractors.txt"
 "$PY" -m venv "$WORK/venv"
 VPY="$WORK/venv/bin/python"
-"$VPY" -m pip install -q --disable-pip-version-check -c .ci/constraints.txt \
-  --find-links "$WORK/dist" "convpaint[$EXTRAS]==$VERSION" 2>&1 | grep -v "^WARNING: Location" || true
+if ! "$VPY" -m pip install -q --disable-pip-version-check -c .ci/constraints.txt \
+  --find-links "$DIST" "convpaint[$EXTRAS]==$VERSION" >"$WORK/pip.log" 2>&1; then
+  grep -v "^WARNING: Location" "$WORK/pip.log" >&2 || true
+  echo "install_check: pip install convpaint[$EXTRAS] failed" >&2
+  exit 1
+fi
+grep -v "^WARNING: Location" "$WORK/pip.log" || true
 bash .ci/devshim/install.sh "$VPY" >/dev/null
 installed=$(date +%s)
 cd "$WORK"  # nothing of the source tree on sys.path
@@ -61,4 +77,6 @@ print('vgg16 (random weights): train + segment OK')
 esac
 end=$(date +%s)
 echo "install_check: convpaint[$EXTRAS]==$VERSION from built wheels OK" \
-  "(build + venv + install $((installed - start)) s, total $((end - start)) s)"
+  "(venv + install $((installed - begin)) s, total $((end - begin)) s)"
+)
+done

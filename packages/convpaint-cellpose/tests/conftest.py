@@ -1,21 +1,13 @@
-import os
+"""Fixtures of the cellpose tests.
+
+Tests with several ViT-L forward passes (5-30 s each on a CPU) are marked ``slow``: the
+default run deselects them (``-m "not slow"`` in the root pyproject's addopts) and
+``scripts/test.sh`` runs them in a separate, time-boxed step (``pytest -m slow``).
+"""
+
 import warnings
 
 import pytest
-
-SLOW = os.environ.get("CONVPAINT_SLOW", "") not in ("", "0")
-
-
-def pytest_collection_modifyitems(config, items):
-    """ViT-L forward passes take 5-30 s each on a CPU: marked tests run with CONVPAINT_SLOW=1."""
-    skip = pytest.mark.skip(reason="cellpose-SAM on CPU is slow; set CONVPAINT_SLOW=1 to run")
-    for item in items:
-        if "slow" in item.keywords and not SLOW:
-            item.add_marker(skip)
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: several ViT-L forward passes (CONVPAINT_SLOW=1)")
 
 
 @pytest.fixture(autouse=True)

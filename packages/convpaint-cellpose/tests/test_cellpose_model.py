@@ -1,8 +1,8 @@
 """End to end through ``convpaint.ConvpaintModel`` (random weights).
 
 Image sizes are odd and chosen so that image + halo fits one 256-px cellpose
-window: each pass is a single ViT-L forward (~8 s on 2 CPU cores), so these
-run in the default suite.
+window: each pass is a single ViT-L forward (~8 s on 2 quiet CPU cores), but a test
+makes several (train, segment, save/load), so all are ``slow``: run with ``pytest -m slow``.
 """
 
 import numpy as np
@@ -10,7 +10,7 @@ import pytest
 
 import convpaint
 
-pytestmark = [pytest.mark.filterwarnings("ignore:.*random:UserWarning")]
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*random:UserWarning")]
 
 
 def blob_image(shape, rgb=False):
