@@ -129,6 +129,7 @@ def extract_volume_at_scale(ex, small: np.ndarray, crop: int) -> np.ndarray:
         if out is None:
             out = np.empty((f.shape[0], n_z, *f.shape[2:]), np.float32)
         out[:, z0:z1] = f
+    assert out is not None  # n_z >= 1
     return out
 
 
