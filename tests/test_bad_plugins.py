@@ -136,6 +136,17 @@ PLUGIN_FAULTS = {
         None,
         r"an ExtractorSpec has an invalid name None",
     ),
+    "broken_repr_and_name": (
+        hook(
+            "class Meta(type):\n"
+            "    name = property(lambda cls: 1 / 0)\n"
+            "    __repr__ = lambda cls: 1 / 0\n"
+            "class Evil(RawPixels, metaclass=Meta):\n    pass\n"
+            "return [Evil]\n"
+        ),
+        None,
+        r"unusable items: <Meta object>: ZeroDivisionError",
+    ),
     "one_bad_item_among_good": (
         GOOD_CLASS.replace("class", HEAD + "class", 1)
         + "@convpaint.hookimpl\ndef convpaint_extractors():\n    return [Good, 3.5]\n",

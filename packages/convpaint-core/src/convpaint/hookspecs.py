@@ -8,6 +8,13 @@ implements::
     @convpaint.hookimpl
     def convpaint_extractors():
         return [MyExtractor]          # FeatureExtractor subclasses or ExtractorSpec
+
+The registry calls each plugin's hook through pluggy on its own.  A plugin that fails to
+import, whose hook has another signature, raises, or returns anything but a list of these
+is skipped with one ``RuntimeWarning`` naming its package; the other plugins still load.
+An extractor whose attributes are unusable (e.g. ``patch_size=0``, ``padding=2.7``) or
+whose ``extract`` fails or returns unusable features raises
+:class:`convpaint.extractor.ExtractorError` naming it and its package.
 """
 
 from __future__ import annotations

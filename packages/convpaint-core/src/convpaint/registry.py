@@ -133,6 +133,8 @@ class Registry:
                 specs.append(_as_spec(item, distribution))
             except (TypeError, ValueError) as exc:
                 problems.append(str(exc))
+            except Exception as exc:  # e.g. a ``name`` property that raises
+                problems.append(f"{_short(item)}: {type(exc).__name__}: {exc}")
         if problems:
             raise _Faulty(f"{HOOK}() returned unusable items: {'; '.join(problems)}")
         return specs
@@ -184,7 +186,10 @@ def _skip(plugin: str, distribution: str, reason: str) -> None:
 
 
 def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # a plugin's object with a broken __repr__
+        text = f"<{type(value).__name__} object>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
