@@ -80,7 +80,8 @@ def _tile_bytes(plan: TilePlan, zpad: int) -> tuple[int, int]:
     feats = 4 * n * depth * edge**2
     if depth > 1:  # volumes: features of the tile only; the working set of convpaint.volume
         tile = min(grid.tile, max(grid.shape))
-        return feats, tile_bytes(tile, depth, n, plan.halo, plan.margin, zpad)
+        work = tile_bytes(tile, depth, n, plan.halo, plan.margin, zpad, planewise=plan.planewise)
+        return feats, work
     return feats, int(feats * WORK_FACTOR[2])
 
 

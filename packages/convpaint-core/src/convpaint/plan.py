@@ -34,6 +34,7 @@ class TilePlan:
     n_features: int
     workers: int
     halo: int  # the pipeline's; the grid's halo adds the refinement margin
+    planewise: bool = False  # volumes featurised plane by plane (convpaint.projections)
 
     @property
     def margin(self) -> int:
@@ -62,6 +63,11 @@ class TilePlanner:
         self.volumetric = volumetric
         self.workers = workers
         self.coarse_to_fine = coarse_to_fine
+
+    @property
+    def planewise(self) -> bool:
+        """Volumes are featurised plane by plane (multi-projection extractors)."""
+        return all(getattr(p.extractor, "planewise", False) for p in self.pipeline.parts)
 
     @property
     def margin(self) -> int:
@@ -93,7 +99,14 @@ class TilePlanner:
             size = max(preferred)  # global-context extractors: train on the prediction grid
         elif self.volumetric:  # a (Z, tile, tile) block and the 3-D filters' working set
             size = volume_tile(
-                depth, n_features, p.halo, self.margin, p.zpad, p.align, largest=largest
+                depth,
+                n_features,
+                p.halo,
+                self.margin,
+                p.zpad,
+                p.align,
+                largest=largest,
+                planewise=self.planewise,
             )
         elif training:
             size = TRAIN_TILE
@@ -117,14 +130,17 @@ class TilePlanner:
         tile = self.tile(training, depth, sizing)
         halo = self.pipeline.halo
         grid = TileGrid((int(shape[0]), int(shape[1])), tile, halo + self.margin)
-        return TilePlan(grid, depth, n, self._workers(grid, depth, n, n_features), halo)
+        workers = self._workers(grid, depth, n, n_features)
+        return TilePlan(grid, depth, n, workers, halo, self.volumetric and self.planewise)
 
     def _workers(self, grid: TileGrid, depth: int, n: int, trained: int | None) -> int:
         """Parallel tiles, fewer when one tile's features are large (e.g. 1024-feature ViTs,
         volumetric tiles of ``depth`` planes)."""
         if self.volumetric:
             p = self.pipeline
-            block = tile_bytes(grid.tile, depth, n, p.halo, self.margin, p.zpad)
+            block = tile_bytes(
+                grid.tile, depth, n, p.halo, self.margin, p.zpad, planewise=self.planewise
+            )
         elif not trained:
             return self.workers
         else:

@@ -159,6 +159,9 @@ def write_result(
             return group
     shape = tuple(sum(c) for c in blocks)
     if not state or MARKERS not in group:
+        # claim the group first: a run killed while creating the arrays leaves a store that
+        # the next run recognises (same record) and recreates
+        group.attrs["convpaint"] = {**made, "complete": False, "axes": spatial_axes}
         _create(group, what, shape, chunk_shape, classes, spatial_axes, scale, units)
         group.create_array(
             MARKERS,
