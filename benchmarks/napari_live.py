@@ -77,8 +77,9 @@ def main() -> None:
     image = transform.rescale(data.coins(), args.scale, order=1, preserve_range=True)
     image = image.astype(np.uint8)
     small = convpaint.ConvpaintModel("ilastik").train(data.coins(), demo_scribbles())
-    reference = transform.resize(small.segment(data.coins()), image.shape, order=0,
-                                 preserve_range=True, anti_aliasing=False).astype(np.uint8)
+    reference = transform.resize(
+        small.segment(data.coins()), image.shape, order=0, preserve_range=True, anti_aliasing=False
+    ).astype(np.uint8)
     plan = strokes(reference, args.strokes + 2, width=5, length=120)
 
     viewer = napari.Viewer()
@@ -94,6 +95,7 @@ def main() -> None:
         t0 = time.perf_counter()
         ann.data_setitem((rr, cc), label)  # one brush stroke: one paint event
         started = None
+
         def waiting():
             new = getattr(widget, "last_outcome", None) is not before
             return not new or widget.runner.busy or widget.live_timer.isActive()
@@ -105,8 +107,13 @@ def main() -> None:
             time.sleep(0.001)
         t1 = time.perf_counter()
         outcome = widget.last_outcome
-        return {"total_s": t1 - t0, "job_s": t1 - (started or t0), "status": outcome.status,
-                "job": outcome.job, "scribbled": int(np.count_nonzero(ann.data))}
+        return {
+            "total_s": t1 - t0,
+            "job_s": t1 - (started or t0),
+            "status": outcome.status,
+            "job": outcome.job,
+            "scribbled": int(np.count_nonzero(ann.data)),
+        }
 
     ann.data_setitem(plan[0][0], plan[0][1])
     widget.live_check.setChecked(True)

@@ -103,7 +103,8 @@ def prepare_annotations(annotations: Any, layout: Layout, canon_shape: tuple[int
     expected = canon_shape[:2] + canon_shape[3:]
     if canon_ann.shape != expected:
         spatial = tuple(
-            n for a, n in zip(layout.axes, _user_shape(layout, canon_shape), strict=True)
+            n
+            for a, n in zip(layout.axes, _user_shape(layout, canon_shape), strict=True)
             if a != "C"
         )
         raise ValueError(

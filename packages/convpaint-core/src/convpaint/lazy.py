@@ -149,7 +149,12 @@ def predict(predictor, units, jobs, proba: bool, progress: Progress | None = Non
         shape = (1, nz, where[2].stop - where[2].start, where[3].stop - where[3].start)
         value = dask.delayed(task, pure=True)(slab, tile, crop, rows, cols, origin)
         arr = da.from_delayed(value, ((k,) if proba else ()) + shape, dtype=dtype)
-        key = (where[0], where[1] if isinstance(where[1], int) else 0, where[2].start, where[3].start)
+        key = (
+            where[0],
+            where[1] if isinstance(where[1], int) else 0,
+            where[2].start,
+            where[3].start,
+        )
         chunks[key] = arr
     nested = _nest(chunks)
     if proba:

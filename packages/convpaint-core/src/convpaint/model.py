@@ -139,8 +139,10 @@ class ConvpaintModel:
         self.progress = progress
         self.workers = default_workers() if workers is None else check_positive("workers", workers)
         self.feature_cache = FeatureCache(cache_bytes)
-        if isinstance(coarse_to_fine, bool) or int(coarse_to_fine) != coarse_to_fine or (
-            coarse_to_fine < 1
+        if (
+            isinstance(coarse_to_fine, bool)
+            or int(coarse_to_fine) != coarse_to_fine
+            or (coarse_to_fine < 1)
         ):
             raise ValueError(f"coarse_to_fine must be a positive integer, got {coarse_to_fine!r}")
         self.coarse_to_fine = int(coarse_to_fine)
@@ -270,8 +272,9 @@ class ConvpaintModel:
             if region is not None:
                 raise ValueError("region= and out= cannot be combined: slice the input instead")
             what = ("proba",) if want_proba else ("labels",)
-            return self.write(image, out, axes, what=what, scheduler=scheduler, cancel=cancel,
-                              callback=callback)
+            return self.write(
+                image, out, axes, what=what, scheduler=scheduler, cancel=cancel, callback=callback
+            )
         check = cancel_check(cancel)
         _check_callback(callback)
         classifier, classes, n_features, n_channels, trained_axes = self._fitted()
@@ -281,19 +284,30 @@ class ConvpaintModel:
         lead = 1 if want_proba else 0
         if is_lazy(canon):  # a dask graph, one task per tile (convpaint.lazy)
             check()
-            result = self._lazy(canon, reg, classifier, classes, n_features, want_proba,
-                                check, callback)
+            result = self._lazy(
+                canon, reg, classifier, classes, n_features, want_proba, check, callback
+            )
             return reg.squeeze(from_canonical_spatial(result, layout, leading=lead), leading=lead)
-        plan = self.planner.plan(canon.shape[-2:], training=False, depth=depth,
-                                 n_features=n_features)
+        plan = self.planner.plan(
+            canon.shape[-2:], training=False, depth=depth, n_features=n_features
+        )
         dtype = label_dtype(classes)
         itemsize = 4 * len(classes) if want_proba else dtype.itemsize
         check_prediction(plan, self.pipeline.zpad, self.feature_cache, canon.shape, reg, itemsize)
         units = make_units(canon, self.normalize, self.volumetric, reg.t, reg.z)
-        features, plan = self._prediction_features(canon.shape[-2:], canon.dtype, units, reg,
-                                                   plan, n_features)
-        predictor = Predictor(self.pipeline, classifier, classes, n_features, plan,
-                              features.full_scale, self.coarse_to_fine, dtype)
+        features, plan = self._prediction_features(
+            canon.shape[-2:], canon.dtype, units, reg, plan, n_features
+        )
+        predictor = Predictor(
+            self.pipeline,
+            classifier,
+            classes,
+            n_features,
+            plan,
+            features.full_scale,
+            self.coarse_to_fine,
+            dtype,
+        )
         jobs = tile_jobs(units, plan.grid, reg)
         if want_proba:
             result = np.zeros((len(classes), *reg.shape), dtype=np.float32)
@@ -312,12 +326,20 @@ class ConvpaintModel:
     def _lazy(self, canon, reg, classifier, classes, n_features, proba, check, callback):
         """Canonical dask array of the region's labels or probabilities."""
         depth = canon.shape[1]
-        plan = self.planner.plan(canon.shape[-2:], training=False, depth=depth,
-                                 n_features=n_features)
+        plan = self.planner.plan(
+            canon.shape[-2:], training=False, depth=depth, n_features=n_features
+        )
         units = make_units(canon, self.normalize, self.volumetric, reg.t, reg.z)
-        predictor = Predictor(self.pipeline, classifier, classes, n_features, plan,
-                              intensity_range(canon.dtype), self.coarse_to_fine,
-                              label_dtype(classes))
+        predictor = Predictor(
+            self.pipeline,
+            classifier,
+            classes,
+            n_features,
+            plan,
+            intensity_range(canon.dtype),
+            self.coarse_to_fine,
+            label_dtype(classes),
+        )
         jobs = tile_jobs(units, plan.grid, reg)
         progress = lazy.Progress(check, callback, len(jobs))
         return lazy.predict(predictor, units, jobs, proba, progress)

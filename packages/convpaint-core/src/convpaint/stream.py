@@ -60,8 +60,15 @@ def write_prediction(
     """
     what = tuple(what or (("proba",) if proba else ("labels",)))
     return model.write(
-        image, out, axes, what=what, scheduler=scheduler, cancel=cancel, callback=callback,
-        scale=scale, units=units,
+        image,
+        out,
+        axes,
+        what=what,
+        scheduler=scheduler,
+        cancel=cancel,
+        callback=callback,
+        scale=scale,
+        units=units,
     )
 
 
