@@ -175,6 +175,26 @@ class IlastikFilters(FeatureExtractor):
         """(C, H, W) float32 -> (C * len(feature_names), H, W) float32."""
         return self._run(plane, 2)
 
+    def extract_interior(self, plane: np.ndarray, margin: tuple[int, int]) -> np.ndarray:
+        """``extract(plane)`` cropped by ``margin`` = (my, mx) pixels on both sides of each
+        axis, without the extractor's own padding when every margin is at least
+        :attr:`padding` (same numbers: the kept pixels never see a border)."""
+        plane = np.asarray(plane, dtype=np.float32)
+        if plane.ndim != 3:
+            raise ValueError(f"expected a (C, H, W) array, got {plane.shape}")
+        crop = tuple(slice(m, n - m) for m, n in zip(margin, plane.shape[1:], strict=True))
+        if min(margin) < self.padding:
+            return self._run(plane, 2)[(slice(None), *crop)]
+        slots = self._slots(2)
+        per_channel = sum(sl.stop - sl.start for sl in slots.values())
+        shape = tuple(sl.stop - sl.start for sl in crop)
+        out = np.empty((plane.shape[0] * per_channel, *shape), np.float32)
+        for c, channel in enumerate(plane):
+            for f, s, block in self._blocks(channel, crop):
+                sl = slots[f, s]
+                out[c * per_channel + sl.start : c * per_channel + sl.stop] = block
+        return out
+
     def extract_volume(self, volume: np.ndarray) -> np.ndarray:
         """(C, Z, H, W) -> (C * len(feature_names_for(3)), Z, H, W) float32, true 3-D filters."""
         return self._run(volume, 3)
