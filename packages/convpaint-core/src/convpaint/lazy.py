@@ -30,7 +30,7 @@ def _stats_block(block):
 
 
 def _hash_block(block):
-    h = hashlib.blake2b(np.ascontiguousarray(block).view(np.uint8).ravel(), digest_size=8)
+    h = hashlib.blake2b(np.ascontiguousarray(block).tobytes(), digest_size=8)
     return np.frombuffer(h.digest(), np.uint64).reshape((1,) * block.ndim)
 
 

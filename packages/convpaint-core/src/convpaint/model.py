@@ -137,7 +137,8 @@ class ConvpaintModel:
             raise ValueError(f"extractor {self.extractor.name!r} has no 3-D (volumetric) mode")
         self.tile_size = check_positive("tile_size", tile_size, optional=True)
         self.progress = progress
-        self.workers = default_workers() if workers is None else check_positive("workers", workers)
+        check_positive("workers", workers, optional=True)
+        self.workers: int = default_workers() if workers is None else int(workers)
         self.feature_cache = FeatureCache(cache_bytes)
         if (
             isinstance(coarse_to_fine, bool)
@@ -426,6 +427,7 @@ class ConvpaintModel:
                 spatial = canon.shape[:2] + canon.shape[3:]
                 out = np.zeros((feats.shape[0], *spatial), np.float32)
             out[(slice(None), *where)] = feats
+        assert out is not None  # an image has at least one tile
         return from_canonical_spatial(out, layout, leading=1)
 
     # -- streamed results ----------------------------------------------------------------
@@ -533,7 +535,7 @@ class ConvpaintModel:
             "n_channels": self.n_channels_,
             "axes": self.axes_,
             "n_features": self.n_features_,
-            "classes": self.classes_.tolist(),
+            "classes": np.asarray(self.classes_).tolist(),
         }
 
     def __repr__(self) -> str:

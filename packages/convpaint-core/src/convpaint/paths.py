@@ -47,7 +47,7 @@ def _collect(obj: Any, found: list[Path], depth: int) -> None:
         return
     if isinstance(obj, (str, bytes, os.PathLike)):
         if depth == 0:  # a path given; strings inside graphs are task keys
-            found.append(resolve(obj))
+            found.append(resolve(os.fsdecode(obj)))
         return
     store = getattr(obj, "store", None)
     if store is not None and type(obj).__module__.startswith("zarr"):

@@ -9,6 +9,7 @@ and the memory guard read the same plan.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -82,10 +83,10 @@ class TilePlanner:
         total = 0
         for part in self.pipeline.parts:
             ex = part.extractor
-            per_call = getattr(ex, "n_features", None)
+            per_call: Any = getattr(ex, "n_features", None)
             ok = isinstance(per_call, int) and per_call > 0
             calls = len(channel_groups(n_channels or 1, int(ex.n_input_channels)))
-            total += (per_call if ok else FALLBACK_FEATURES) * calls * len(part.scalings)
+            total += (int(per_call) if ok else FALLBACK_FEATURES) * calls * len(part.scalings)
         return total
 
     def tile(self, training: bool, depth: int, n_features: int) -> int:

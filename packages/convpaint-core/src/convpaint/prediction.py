@@ -82,7 +82,10 @@ def tile_jobs(units: list[Unit], grid: TileGrid, region: Region) -> list[tuple]:
             (ty, tx) = tile.inner
             y0, y1 = max(ty.start, rows.start), min(ty.stop, rows.stop)
             x0, x1 = max(tx.start, cols.start), min(tx.stop, cols.stop)
-            crop = (slice(y0 - ty.start, y1 - ty.start), slice(x0 - tx.start, x1 - tx.start))
+            crop: tuple[slice, ...] = (
+                slice(y0 - ty.start, y1 - ty.start),
+                slice(x0 - tx.start, x1 - tx.start),
+            )
             if isinstance(z, slice):  # a volume: keep the region's planes
                 crop = (region.z, *crop)
             where = (

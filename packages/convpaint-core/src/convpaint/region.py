@@ -32,7 +32,7 @@ class Region:
 
     def squeeze(self, result: np.ndarray, leading: int = 0) -> np.ndarray:
         """Drop the integer-indexed axes from a result in the user's axis order."""
-        index = [slice(None)] * result.ndim
+        index: list[int | slice] = [slice(None)] * result.ndim
         for axis in self.drop:
             index[leading + axis] = 0
         return result[tuple(index)]

@@ -53,7 +53,7 @@ def collect_samples(
     """
     if not isinstance(annotations, np.ndarray):  # lazy: only the annotated planes are read
         annotations = LazyPlanes(annotations)
-    jobs = []
+    jobs: list[tuple] = []
     for n, unit in enumerate(units):
         ann = annotations[unit.index]
         mask = ann > 0 if ann.ndim == 2 else (ann > 0).any(axis=0)

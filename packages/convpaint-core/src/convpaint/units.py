@@ -66,7 +66,7 @@ def _lazy_units(canon, mode: str, volumetric: bool, t: slice, z: slice, planes) 
     units = []
     for k, (i, j) in enumerate(planes):
         plane = canon[i, j].astype(np.float32)
-        if mean is not None:
+        if mean is not None and std is not None:
             m, s = (mean[0, 0], std[0, 0]) if mode == "stack" else (mean[k, 0], std[k, 0])
             plane = (plane - m) / s
         units.append(Unit((i, j), plane, None))

@@ -115,7 +115,7 @@ class VGG16Features(FeatureExtractor):
                 ) from exc
             self.weights_path = path
         trunk = trunk.to(device=self._device, dtype=torch.float32)
-        return trunk.to(memory_format=torch.channels_last).eval()
+        return trunk.to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
 
     def extract(self, plane: np.ndarray) -> np.ndarray:
         """(3, H, W) float32 -> (n_features, H, W) float32 (any H, W >= 1)."""
@@ -150,6 +150,7 @@ class VGG16Features(FeatureExtractor):
                     return features
                 out[start : start + len(features)] = features
                 start += len(features)
+        assert out is not None  # self.layers is never empty
         return out
 
     def get_options(self) -> dict[str, Any]:
