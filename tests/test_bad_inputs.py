@@ -531,3 +531,26 @@ def test_two_threads_segmenting_with_one_model_match_sequential(blobs):
     assert np.array_equal(results[0], expected[0])
     assert np.array_equal(results[1], expected_proba)
     assert np.array_equal(model.segment(images[1]), expected[1])
+
+
+def test_segment_out_never_writes_into_a_folder_it_did_not_make(ctx):
+    folder = ctx.tmp / "folder"
+    (folder / "0").mkdir(parents=True)
+    keep = folder / "0" / "keep.txt"
+    keep.write_text("my data")
+    with pytest.raises(FileExistsError, match="not a Convpaint result store"):
+        ctx.model.segment(ctx.img, out=folder)
+    assert keep.read_text() == "my data" and sorted(p.name for p in folder.rglob("*")) == [
+        "0",
+        "keep.txt",
+    ]
+
+
+def test_segment_out_onto_its_own_zarr_input_is_refused(ctx):
+    zarr = pytest.importorskip("zarr")
+    path = ctx.tmp / "in.zarr"
+    arr = zarr.create_array(store=str(path), shape=ctx.img.shape, chunks=(48, 60), dtype="f4")
+    arr[...] = ctx.img
+    with pytest.raises(ValueError, match="in.zarr"):
+        ctx.model.segment(arr, out=path)
+    assert np.array_equal(zarr.open_array(str(path))[...], ctx.img)
