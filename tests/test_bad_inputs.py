@@ -492,7 +492,13 @@ def test_sigint_mid_run_leaves_no_partial_output(tmp_path, blobs):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
-    while not (out.is_dir() and any(p.suffix == ".tif" for p in out.iterdir())):
+
+    def finished():  # a published output (temporary files beside it start with a dot)
+        return out.is_dir() and any(
+            p.suffix == ".tif" and not p.name.startswith(".") for p in out.iterdir()
+        )
+
+    while not finished():
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.02)

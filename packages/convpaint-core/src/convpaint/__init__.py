@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
 from .cancel import Cancelled
-from .extractor import FeatureExtractor
+from .extractor import ExtractorError, FeatureExtractor
 from .hookspecs import hookimpl, hookspec
 from .registry import (
     ExtractorConflictError,
@@ -31,6 +31,7 @@ __all__ = [
     "Cancelled",
     "ConvpaintModel",
     "ExtractorConflictError",
+    "ExtractorError",
     "ExtractorNotFoundError",
     "ExtractorSpec",
     "FeatureExtractor",

@@ -29,3 +29,9 @@ def cancel_check(cancel: Any) -> Callable[[], None]:
             raise Cancelled("cancelled")
 
     return check
+
+
+def check_callback(callback: Any) -> None:
+    """Refuse a ``callback`` that cannot be called as ``callback(done, total)``."""
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable as callback(done, total), got {callback!r}")

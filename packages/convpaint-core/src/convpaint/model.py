@@ -11,36 +11,34 @@ zarr store (:mod:`~convpaint.stream`).
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import __version__, lazy, stream
+from . import lazy
 from .axes import from_canonical_spatial
 from .cache import DEFAULT_CACHE_BYTES, FeatureCache, TileFeatures, Unit
-from .cancel import cancel_check
+from .cancel import cancel_check, check_callback
 from .classifier import (
     check_classifier,
     check_training_labels,
     default_classifier,
     label_dtype,
 )
-from .combine import ConcatExtractor
 from .extractor import FeatureExtractor
 from .features import FeaturePipeline
 from .inputs import is_lazy, prepare_annotations, prepare_image
 from .memory import check_prediction, check_training
 from .normalize import check_mode, intensity_range
+from .outputs import ModelOutputs
 from .parallel import default_workers
 from .plan import TilePlan, TilePlanner
 from .prediction import Predictor, map_features, predict_tiles, tile_jobs
 from .projections import check_projections, check_z_scale, with_projections
 from .region import parse_region
-from .registry import get_extractor, get_registry
+from .registry import get_extractor
 from .tiling import TileGrid, check_positive
 from .training import annotated_planes, collect_samples
 from .units import make_units
@@ -48,7 +46,7 @@ from .units import make_units
 COARSE_TO_FINE = 4
 
 
-class ConvpaintModel:
+class ConvpaintModel(ModelOutputs):
     """Pixel classifier: extractor features + a random forest trained on scribbles.
 
     Parameters
@@ -217,7 +215,7 @@ class ConvpaintModel:
         ``save`` meanwhile see the model as it was before.
         """
         check = cancel_check(cancel)
-        _check_callback(callback)
+        check_callback(callback)
         images = image if isinstance(image, (list, tuple)) else [image]
         labels = annotations if isinstance(annotations, (list, tuple)) else [annotations]
         if len(images) != len(labels):
@@ -277,7 +275,7 @@ class ConvpaintModel:
                 image, out, axes, what=what, scheduler=scheduler, cancel=cancel, callback=callback
             )
         check = cancel_check(cancel)
-        _check_callback(callback)
+        check_callback(callback)
         classifier, classes, n_features, n_channels, trained_axes = self._fitted()
         canon, layout = prepare_image(image, axes, n_channels, trained_axes)
         reg = parse_region(region, layout, canon.shape[:2] + canon.shape[3:])
@@ -430,114 +428,6 @@ class ConvpaintModel:
         assert out is not None  # an image has at least one tile
         return from_canonical_spatial(out, layout, leading=1)
 
-    # -- streamed results ----------------------------------------------------------------
-    def write(
-        self,
-        image: Any,
-        out: Any,
-        axes: str | None = None,
-        *,
-        what: Sequence[str] = ("labels",),
-        scheduler: Any = None,
-        cancel: Any = None,
-        callback: Callable[[int, int], None] | None = None,
-        scale: dict[str, float] | None = None,
-        units: dict[str, str] | None = None,
-    ) -> Any:
-        """Segment ``image`` (NumPy, dask or zarr) into the zarr/OME-Zarr store ``out``
-        block by block; an interrupted run resumes (:mod:`convpaint.stream`).
-
-        ``what``: ``("labels",)``, ``("proba",)`` or both.  The store records the
-        model's fingerprint and a content hash of the input: a store written from
-        another model or input is refused, never handed out as this one's.
-        Returns the zarr group.
-        """
-        what = stream.check_what(what)
-        check = cancel_check(cancel)
-        _check_callback(callback)
-        classifier, classes, n_features, n_channels, trained_axes = self._fitted()
-        canon, layout = prepare_image(
-            image if is_lazy(image) else stream.as_lazy(image), axes, n_channels, trained_axes
-        )
-        reg = parse_region(None, layout, canon.shape[:2] + canon.shape[3:])
-        proba = "proba" in what
-        result = self._lazy(canon, reg, classifier, classes, n_features, proba, None, None)
-        result = from_canonical_spatial(result, layout, leading=1 if proba else 0)
-        identity = {
-            "model": self.fingerprint(),
-            "input": lazy.digest(canon, scheduler=scheduler),
-        }
-        return stream.write_result(
-            result,
-            out,
-            what=what,
-            classes=classes,
-            spatial_axes=layout.spatial_axes,
-            identity=identity,
-            workers=self.plan(canon.shape[-2:], training=False, depth=canon.shape[1]).workers,
-            scheduler=scheduler,
-            check=check,
-            callback=callback,
-            progress=self.progress,
-            scale=scale,
-            units=units,
-            sources=[image],
-        )
-
-    # -- files ---------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the trained model to one ``.npz`` file (atomically; loads without pickle)."""
-        from .model_file import save_model
-
-        with self._state:
-            self._fitted()
-            return save_model(path, self._metadata(), self.classifier)
-
-    def fingerprint(self) -> str:
-        """Digest of everything that decides this model's results (trees, leaf values,
-        classes, extractor options, normalisation, scalings): what its model file holds."""
-        from .model_file import model_fingerprint
-
-        with self._state:
-            self._fitted()
-            return model_fingerprint(self._metadata(), self.classifier)
-
-    def _metadata_extractor(self) -> dict[str, Any]:
-        parts = (
-            self.extractor.parts
-            if isinstance(self.extractor, ConcatExtractor)
-            else [self.extractor]
-        )
-        registry = get_registry()
-        packages = {}
-        for part in parts:
-            try:
-                packages[part.name] = registry.spec(part.name).distribution
-            except Exception:
-                packages[part.name] = ""
-        return {
-            "names": [p.name for p in parts],
-            "options": {p.name: p.get_options() for p in parts},
-            "packages": packages,
-        }
-
-    def _metadata(self) -> dict[str, Any]:
-        return {
-            "convpaint_version": __version__,
-            "extractor": self._metadata_extractor(),
-            "scalings": list(self.scalings) if self.scalings else None,
-            "normalize": self.normalize,
-            "volumetric": self.volumetric,
-            "projections": list(self.projections),
-            "z_scale": self.z_scale,
-            "tile_size": self.tile_size,
-            "coarse_to_fine": self.coarse_to_fine,
-            "n_channels": self.n_channels_,
-            "axes": self.axes_,
-            "n_features": self.n_features_,
-            "classes": np.asarray(self.classes_).tolist(),
-        }
-
     def __repr__(self) -> str:
         state = f"classes={self.classes_.tolist()}" if self.classes_ is not None else "untrained"
         return f"ConvpaintModel(extractor={self.extractor.name!r}, {state})"
@@ -554,8 +444,3 @@ def _fresh(classifier: Any) -> Any:
         import copy
 
         return copy.deepcopy(classifier)
-
-
-def _check_callback(callback: Any) -> None:
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable as callback(done, total), got {callback!r}")
