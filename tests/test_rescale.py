@@ -9,6 +9,7 @@ from skimage.transform import downscale_local_mean, resize
 
 from convpaint.rescale import (
     check_downsample,
+    downsample_annotations,
     downsample_image,
     low_shape,
     low_window,
@@ -150,3 +151,21 @@ def test_check_downsample_accepts_integers():
     assert check_downsample(np.int64(2)) == 2
     assert check_downsample(4.0) == 4
     assert type(check_downsample(np.int32(2))) is int
+
+
+def test_downsample_annotations_votes_per_block_and_keeps_thin_strokes():
+    ann = np.zeros((1, 1, 9, 7), np.uint8)
+    ann[0, 0, 4, :] = 2  # a one-pixel stroke
+    ann[0, 0, 0:2, 0:2] = 1  # block (0, 0): four 1s and one 2
+    ann[0, 0, 2, 0] = 2
+    ann[0, 0, 6:9, 3] = 3  # block (2, 1): three 3s and three 1s, a tie
+    ann[0, 0, 6:9, 5] = 1
+    low = downsample_annotations(ann, 3)
+    assert low.dtype == np.uint8 and low.shape == (1, 1, 3, 3)
+    expected = np.array([[1, 0, 0], [2, 2, 2], [0, 1, 0]], np.uint8)  # the tie: 1, smaller
+    np.testing.assert_array_equal(low[0, 0], expected)
+    lazy = downsample_annotations(da.from_array(ann, chunks=(1, 1, 4, 4)), 3)
+    np.testing.assert_array_equal(lazy.compute(), low)
+    assert downsample_annotations(ann, 1) is ann
+    with pytest.raises(ValueError, match="annotations must be an integer array"):
+        downsample_annotations(ann.astype(np.float32), 2)

@@ -8,6 +8,8 @@ are (T, Z, C, Y, X) and probabilities (K, T, Z, Y, X), NumPy or dask.
   of the pixels it holds, not darkened by zero padding); output ``ceil(H/k) x ceil(W/k)``
   float32 in the input's intensity scale (a uint8 image stays in 0..255, so the
   ImageNet path keeps ``intensity_range`` of the *original* dtype).
+* :func:`downsample_annotations`: per block the most frequent non-zero label (a
+  stroke one pixel wide still marks the blocks it crosses).
 * :func:`upsample_proba`: bilinear interpolation where full-resolution pixel ``i``
   sits at low-resolution coordinate ``(i + 0.5) / k - 0.5``, clamped at the borders.
   Indices and weights come from integers (``i // k``, ``i % k``), so upsampling a
@@ -90,14 +92,55 @@ def downsample_image(canon: Any, k: int) -> Any:
         raise ValueError(f"downsample_image needs an array with Y and X axes, got {canon.shape}")
     if not is_lazy(canon):
         return _block_mean(np.asarray(canon), k)
-    x = as_dask(canon)
+    return _lazy_blocks(as_dask(canon), k, _block_mean, np.float32)
+
+
+def _lazy_blocks(x, k: int, func, dtype):
+    """``func(block, k)`` per chunk, chunks realigned to multiples of ``k`` in Y, X."""
     ny, nx = x.ndim - 2, x.ndim - 1
     new = {ax: _aligned(x.chunks[ax], k) for ax in (ny, nx)}
     new = {ax: c for ax, c in new.items() if c is not None}
     if new:
         x = x.rechunk(new)
     chunks = (*x.chunks[:-2], *(tuple(-(-c // k) for c in x.chunks[ax]) for ax in (ny, nx)))
-    return x.map_blocks(_block_mean, k, chunks=chunks, dtype=np.float32)
+    return x.map_blocks(func, k, chunks=chunks, dtype=dtype)
+
+
+def _block_vote(a: np.ndarray, k: int) -> np.ndarray:
+    """Per k x k block the most frequent non-zero label (ties: the smallest), else 0."""
+    *lead, h, w = a.shape
+    best_n = np.zeros((*lead, -(-h // k), -(-w // k)), np.int32)
+    best = np.zeros(best_n.shape, a.dtype)
+    for c in np.unique(a):
+        if c == 0:
+            continue
+        mask = a == c
+        n = np.zeros(best_n.shape, np.int32)
+        for i in range(k):
+            for j in range(k):
+                part = mask[..., i::k, j::k]
+                n[..., : part.shape[-2], : part.shape[-1]] += part
+        better = n > best_n  # ascending classes: the smallest wins a tie
+        best_n[better] = n[better]
+        best[better] = c
+    return best
+
+
+def downsample_annotations(labels: Any, k: int) -> Any:
+    """Scribbles (..., Y, X), 0 = unannotated, at 1/k resolution: each k x k block takes
+    its most frequent non-zero label (ties: the smallest), 0 where nothing is drawn, so
+    thin strokes survive.  Same dtype; ``k == 1`` returns ``labels``; dask stays lazy."""
+    k = check_downsample(k)
+    if k == 1:
+        return labels
+    if labels.ndim < 2 or np.dtype(labels.dtype).kind not in "biu":
+        raise ValueError(
+            f"annotations must be an integer array with Y and X axes, got {labels.dtype} "
+            f"of shape {labels.shape}"
+        )
+    if not is_lazy(labels):
+        return _block_vote(np.asarray(labels), k)
+    return _lazy_blocks(as_dask(labels), k, _block_vote, labels.dtype)
 
 
 # -- upsampling ------------------------------------------------------------------------
