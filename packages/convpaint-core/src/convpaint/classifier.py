@@ -281,3 +281,16 @@ def forest_from_arrays(meta: dict[str, Any], data: dict[str, np.ndarray]) -> Any
     forest.classes_ = np.asarray(meta["classes"], dtype=np.int64)
     forest.n_classes_ = n_classes
     return forest
+
+
+def fresh_copy(classifier: Any) -> Any:
+    """An unfitted copy with the same parameters (training never touches a classifier
+    that another thread may be predicting with)."""
+    try:
+        from sklearn.base import clone
+
+        return clone(classifier)
+    except (TypeError, ValueError, RuntimeError):
+        import copy
+
+        return copy.deepcopy(classifier)

@@ -1,4 +1,4 @@
-"""The ``convpaint`` command line: extractors, train, segment, demo, evaluate.
+"""The ``convpaint`` command line: extractors, train, segment, info, demo, evaluate, project.
 
 Errors end the command with exit status 2 and one line ``convpaint: error: ...`` on
 stderr; ``CONVPAINT_DEBUG=1`` shows the traceback instead.  Nothing is written before
@@ -9,66 +9,23 @@ annotations, model) and two inputs that would write the same output are refused.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
-
-def _parse_options(pairs: list[str]) -> dict[str, Any]:
-    """``["weights=random", "layers=[0,2]"]`` -> keyword options (values parsed as JSON when possible)."""
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"option {pair!r} is not KEY=VALUE")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
-def _ints(text: str | None) -> tuple[int, ...] | None:
-    if not text:
-        return None
-    try:
-        return tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise ValueError(f"expected comma-separated integers, got {text!r}") from None
-
-
-def _read(path: str, level: int = 0, lazy: bool = False):
-    """(array, axes or None, scale, units): zarr/OME-Zarr always lazily, TIFF lazily when
-    ``lazy`` (tifffile's zarr view), anything else in memory."""
-    from .io import check_tiff, read_image
-    from .ome import is_zarr_path, open_tiff, open_zarr
-
-    if is_zarr_path(path):
-        img = open_zarr(path, level)
-    elif lazy and Path(path).suffix.lower() in (".tif", ".tiff"):
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"no such file: {path}")
-        check_tiff(path, level)
-        img = open_tiff(path, level)
-    else:
-        return read_image(path), None, {}, {}
-    return img.array, img.axes, img.scale, img.units
-
-
-def _scheduler(address: str | None):
-    if not address:
-        return None
-    try:
-        from distributed import Client
-    except ImportError:
-        raise ImportError(
-            '--scheduler needs dask.distributed: pip install "convpaint-core[distributed]"'
-        ) from None
-    return Client(address)
+from .cli_common import (
+    KNOWN,
+    Failure,
+    debug,
+    explain,
+    extractor_text,
+    parse_ints,
+    parse_options,
+    read_input,
+    saving,
+    unexpected,
+)
 
 
 def cmd_extractors(args: argparse.Namespace) -> int:
@@ -84,58 +41,13 @@ def cmd_extractors(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Failure(Exception):
-    """An error already worded for the user (exit status 2)."""
-
-
-_KNOWN: tuple[type[BaseException], ...] = (
-    ValueError,
-    TypeError,
-    OSError,
-    RuntimeError,
-    MemoryError,
-)
-
-
-def _explain(exc: BaseException) -> str:
-    """One line naming the problem: the message, prefixed with the exception's type when
-    it is not one of the ordinary ones (a ZeroDivisionError says little by itself)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if not isinstance(exc, _KNOWN):
-        text = f"{type(exc).__name__}: {text}"
-    return text
-
-
-@contextlib.contextmanager
-def _unexpected(what: str):
-    """Report an exception other than the ordinary ones (an extractor's ZeroDivisionError,
-    KeyError, ...) as ``what: Type: message``."""
-    try:
-        yield
-    except (_Failure, KeyboardInterrupt, *_KNOWN):
-        raise
-    except Exception as exc:
-        if _debug():
-            raise
-        raise _Failure(f"{what}: {_explain(exc)} (CONVPAINT_DEBUG=1 shows the traceback)") from exc
-
-
-def _debug() -> bool:
-    return os.environ.get("CONVPAINT_DEBUG", "") not in ("", "0")
-
-
-def _extractor_text(name: str, options: dict[str, Any]) -> str:
-    shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in options.items()) or "none"
-    return f"extractor {name!r}, options: {shown}"
-
-
 def _build_model(args: argparse.Namespace, options: dict[str, Any]):
     """The model of ``convpaint train``; any error of the extractor or its options is
     reported naming them (never a traceback)."""
     from .model import ConvpaintModel
     from .registry import ExtractorConflictError, ExtractorNotFoundError
 
-    scalings = _ints(args.scalings)
+    scalings = parse_ints(args.scalings)
     try:
         return ConvpaintModel(
             extractor=args.extractor,
@@ -148,21 +60,9 @@ def _build_model(args: argparse.Namespace, options: dict[str, Any]):
     except (ExtractorNotFoundError, ExtractorConflictError, KeyboardInterrupt):
         raise
     except Exception as exc:
-        raise _Failure(
-            f"cannot build the model ({_extractor_text(args.extractor, options)}): {_explain(exc)}"
+        raise Failure(
+            f"cannot build the model ({extractor_text(args.extractor, options)}): {explain(exc)}"
         ) from exc
-
-
-def _load(path: str):
-    from .loading import load_model
-    from .model_file import ModelFileError
-
-    try:
-        return load_model(path)
-    except (ModelFileError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # e.g. an extractor refusing the file's settings
-        raise _Failure(f"{path}: cannot load the model ({_explain(exc)})") from exc
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -173,131 +73,19 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{len(args.images)} image(s) but {len(args.annotations)} annotation file(s)"
         )
     check_output(args.output, [*args.images, *args.annotations], what="model output")
-    options = _parse_options(args.option)
+    options = parse_options(args.option)
     model = _build_model(args, options)  # before reading: option errors come first
-    read = [_read(p, args.level) for p in args.images]
+    read = [read_input(p, args.level) for p in args.images]
     images = [r[0] for r in read]
-    labels = [_read(p, args.level)[0] for p in args.annotations]
+    labels = [read_input(p, args.level)[0] for p in args.annotations]
     axes = args.axes or next((r[1] for r in read if r[1]), None)
-    with _unexpected(f"training failed ({_extractor_text(args.extractor, options)})"):
+    with unexpected(f"training failed ({extractor_text(args.extractor, options)})"):
         model.train(images, labels, axes=axes)
-    _saving(args.output, lambda: model.save(args.output))
+    saving(args.output, lambda: model.save(args.output))
     print(
         f"saved {args.output} (extractor {model.extractor.name}, classes {model.classes_.tolist()})"
     )
     return 0
-
-
-def _saving(path: str | Path, save) -> None:
-    """Run ``save``; a write error (disk full, ...) names ``path``."""
-    from .io import write_error
-
-    try:
-        save()
-    except OSError as exc:
-        raise write_error(path, exc) from None
-
-
-def _targets(args: argparse.Namespace, to_zarr: bool) -> list[Path]:
-    """The output of each input, checked before anything is written."""
-    from .paths import check_distinct, check_output, check_store_target
-
-    out = Path(args.output)
-    several = len(args.images) > 1 or (not to_zarr and (out.is_dir() or not out.suffix))
-    kind = "proba" if args.proba else "labels"
-    ext = ".ome.zarr" if to_zarr else ".tif"
-    targets = [out / f"{_stem(p)}_{kind}{ext}" for p in args.images] if several else [out]
-    for src in args.images:
-        if not Path(src).exists():
-            raise FileNotFoundError(f"no such file: {src}")
-    check_distinct(zip(args.images, targets, strict=True))
-    for dst in targets:
-        check_output(dst, [args.model, *args.images])
-        if to_zarr:
-            check_store_target(dst)
-    return targets
-
-
-def _check_fits(model: Any, image: Any, axes: str | None, proba: bool, dst: Path) -> None:
-    """A lazy input written to one file is computed whole: refuse it up front when the
-    result would not fit in memory (the ``.ome.zarr`` output streams instead)."""
-    import numpy as np
-
-    from .axes import resolve_axes
-    from .io import human_bytes
-    from .memory import InsufficientMemoryError, available_bytes
-
-    layout = resolve_axes(tuple(image.shape), axes)
-    pixels = int(np.prod([n for n, a in zip(image.shape, layout.axes, strict=True) if a != "C"]))
-    classes = np.asarray(model.classes_)
-    if proba:
-        per_pixel = 4 * len(classes)
-    elif classes.dtype.kind in "iu":
-        per_pixel = np.min_scalar_type(int(classes.max())).itemsize
-    else:
-        per_pixel = 8
-    need = 2 * pixels * per_pixel  # the blocks and the assembled result
-    avail = available_bytes()
-    if avail is not None and need > avail:
-        raise InsufficientMemoryError(
-            f"writing {dst} needs about {human_bytes(need)} of memory for the whole result of "
-            f"the {' x '.join(map(str, image.shape))} input, more than the "
-            f"{human_bytes(avail)} available: write a .ome.zarr output instead "
-            "(-o result.ome.zarr streams it block by block)"
-        )
-
-
-def cmd_segment(args: argparse.Namespace) -> int:
-    from .ome import is_zarr_path
-
-    out = Path(args.output)
-    to_zarr = out.suffix.lower() == ".zarr" or is_zarr_path(out)
-    targets = _targets(args, to_zarr)
-    model = _load(args.model)
-    model.progress = not args.quiet
-    scheduler = _scheduler(args.scheduler)
-    try:
-        for src, dst in zip(args.images, targets, strict=True):
-            with _unexpected(f"segmenting {src} -> {dst} failed"):
-                _segment_one(args, model, src, dst, to_zarr, scheduler)
-            print(f"{src} -> {dst}")
-    finally:
-        if scheduler is not None:
-            scheduler.close()
-    return 0
-
-
-def _segment_one(args, model, src: str, dst: Path, to_zarr: bool, scheduler) -> None:
-    from .io import write_error, write_image
-
-    image, axes, scale, units = _read(src, args.level, lazy=to_zarr)
-    axes = args.axes or axes
-    if to_zarr:  # streamed block by block; a rerun resumes
-        from .stream import write_prediction
-
-        what = ("labels", "proba") if args.proba else ("labels",)
-        try:
-            write_prediction(
-                model, image, dst, axes, scheduler=scheduler, what=what, scale=scale, units=units
-            )
-        except OSError as exc:  # disk full, ...: name the store (a rerun resumes)
-            raise write_error(dst, exc, f"{src} -> {dst}") from None
-        return
-    if hasattr(image, "chunks") and not hasattr(image, "__array_interface__"):  # zarr, dask
-        _check_fits(model, image, axes, args.proba, dst)
-    fn = model.predict_proba if args.proba else model.segment
-    result = fn(image, axes=axes, scheduler=scheduler)
-    if hasattr(result, "compute"):  # a lazy input: computed block by block
-        result = result.compute(scheduler=scheduler)
-    write_image(dst, result)
-
-
-def _stem(path: str) -> str:
-    name = Path(path).name
-    for suffix in (".ome.zarr", ".zarr", ".ome.tif", ".ome.tiff"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return Path(path).stem
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -313,7 +101,64 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_info(args: argparse.Namespace) -> int:
+    from .model_file import read_model_file
+
+    meta, _ = read_model_file(args.model)  # validated; no extractor needs to be installed
+    if args.json:
+        print(json.dumps({k: v for k, v in meta.items() if k != "classifier"}, indent=2))
+        return 0
+    print("\n".join(info_lines(meta)))
+    return 0
+
+
+def info_lines(meta: dict[str, Any]) -> list[str]:
+    """What ``convpaint info`` prints: extractor, options, classes, training size, versions."""
+    from .class_names import colors_for, names_for
+
+    ex, clf = meta["extractor"], meta["classifier"]
+    packages = ex.get("packages", {})
+    lines = [f"extractor     {'+'.join(ex['names'])}"]
+    for name in ex["names"]:
+        opts = ", ".join(f"{k}={json.dumps(v)}" for k, v in ex["options"].get(name, {}).items())
+        lines.append(f"  {name}: {opts or 'default options'} ({packages.get(name) or '?'})")
+    scalings = meta.get("scalings")
+    lines.append(
+        f"settings      scalings {scalings or 'extractor default'}, normalize "
+        f"{meta.get('normalize', 'image')}, volumetric {meta.get('volumetric', False)}, "
+        f"downsample {meta.get('downsample', 1)}, smooth {meta.get('smooth', 0)}"
+    )
+    lines.append(
+        f"input         {meta.get('n_channels') or '?'} channel(s), axes {meta.get('axes') or '?'}"
+        f", {meta['n_features']} features per pixel"
+    )
+    params = clf.get("params", {})
+    lines.append(
+        f"classifier    {clf['kind']}: {clf['n_trees']} trees, max_depth "
+        f"{params.get('max_depth')}, seed {params.get('random_state')}"
+    )
+    classes = meta["classes"]
+    names = names_for(classes, {int(k): v for k, v in meta.get("class_names", {}).items()})
+    colors = colors_for(classes, {int(k): v for k, v in meta.get("class_colors", {}).items()})
+    counts = meta.get("training", {}).get("class_counts", {})
+    lines.append("classes       value  name                  colour   training pixels")
+    for v in classes:
+        lines.append(f"              {v:<6} {names[v]:<21} {colors[v]}  {counts.get(str(v), '?')}")
+    training = meta.get("training", {})
+    if training:
+        lines.append(
+            f"training      {training.get('n_samples', '?')} pixels from "
+            f"{training.get('n_images', '?')} image(s)"
+        )
+    versions = meta.get("versions", {})
+    shown = ", ".join(f"{k} {v}" for k, v in versions.items())
+    lines.append(f"saved with    {shown or 'convpaint ' + str(meta.get('convpaint_version', '?'))}")
+    return lines
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .cli_segment import add_parser as add_segment
+
     parser = argparse.ArgumentParser(prog="convpaint", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -334,35 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("segment", help="segment images with a trained model")
+    add_segment(sub)
+
+    p = sub.add_parser("info", help="describe a model file (extractor, classes, training)")
     p.add_argument("model")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument(
-        "--output",
-        "-o",
-        required=True,
-        metavar="OUT",
-        help=(
-            "file (one image), folder (several images: NAME_labels.tif each), or a "
-            ".zarr/.ome.zarr store (streamed, resumable). Refused before anything is "
-            "written: an output that is or lies inside an input or the model, an existing "
-            "folder that is not a Convpaint store, two inputs of the same name (they would "
-            "write the same file: segment them into separate folders), and a lazy input "
-            "whose result would not fit in memory as one .tif (use .ome.zarr)"
-        ),
-    )
-    p.add_argument(
-        "--proba",
-        action="store_true",
-        help="write class probabilities (with a zarr output: labels and probabilities)",
-    )
-    p.add_argument("--axes", help="e.g. TZYX (default: from OME-Zarr/TIFF metadata)")
-    p.add_argument("--level", type=int, default=0, help="OME-Zarr/TIFF pyramid level to read")
-    p.add_argument(
-        "--scheduler", metavar="ADDRESS", help="dask.distributed scheduler, e.g. tcp://host:8786"
-    )
-    p.add_argument("--quiet", "-q", action="store_true")
-    p.set_defaults(func=cmd_segment)
+    p.add_argument("--json", action="store_true", help="the model file's metadata as JSON")
+    p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("demo", help="segment a bundled image from shipped scribbles")
     p.add_argument("--output", "-o", default="convpaint-demo")
@@ -390,10 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        if _debug():
+        if debug():
             raise
-        text = str(exc) if isinstance(exc, _Failure) else _explain(exc)
-        if not isinstance(exc, (_Failure, *_KNOWN)):
+        text = str(exc) if isinstance(exc, Failure) else explain(exc)
+        if not isinstance(exc, (Failure, *KNOWN)):
             text += " (CONVPAINT_DEBUG=1 shows the traceback)"
         print(f"convpaint: error: {' '.join(text.split())}", file=sys.stderr)
         return 2

@@ -58,6 +58,10 @@ def load_model(path: str | os.PathLike) -> ConvpaintModel:
             coarse_to_fine=meta.get("coarse_to_fine", 1),  # files before 0.2: every pixel
             projections=meta.get("projections") or ("xy",),  # older files: xy planes
             z_scale=meta.get("z_scale", 1.0),
+            class_names=meta.get("class_names"),  # older files: default names
+            class_colors=meta.get("class_colors"),
+            downsample=meta.get("downsample", 1),
+            smooth=meta.get("smooth", 0),
             **kwargs,
         )
     except Exception as exc:  # settings this convpaint or the extractor refuses
@@ -71,4 +75,5 @@ def load_model(path: str | os.PathLike) -> ConvpaintModel:
     model.n_channels_ = meta.get("n_channels")
     model.axes_ = meta.get("axes")
     model.n_features_ = meta["n_features"]
+    model.training_ = dict(meta.get("training", {}))
     return model

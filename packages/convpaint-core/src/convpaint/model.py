@@ -17,14 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from . import lazy
+from . import lazy, scaled
 from .axes import from_canonical_spatial
 from .cache import DEFAULT_CACHE_BYTES, FeatureCache, TileFeatures, Unit
 from .cancel import cancel_check, check_callback
+from .class_names import NamedClasses, check_class_colors, check_class_names
 from .classifier import (
     check_classifier,
     check_training_labels,
     default_classifier,
+    fresh_copy,
     label_dtype,
 )
 from .extractor import FeatureExtractor
@@ -35,10 +37,12 @@ from .normalize import check_mode, intensity_range
 from .outputs import ModelOutputs
 from .parallel import default_workers
 from .plan import TilePlan, TilePlanner
-from .prediction import Predictor, map_features, predict_tiles, tile_jobs
+from .prediction import Predictor, predict_tiles, tile_jobs
 from .projections import check_projections, check_z_scale, with_projections
 from .region import parse_region
 from .registry import get_extractor
+from .rescale import check_downsample
+from .smoothing import check_smooth
 from .tiling import TileGrid, check_positive
 from .training import annotated_planes, collect_samples
 from .units import make_units
@@ -46,7 +50,7 @@ from .units import make_units
 COARSE_TO_FINE = 4
 
 
-class ConvpaintModel(ModelOutputs):
+class ConvpaintModel(ModelOutputs, NamedClasses):
     """Pixel classifier: extractor features + a random forest trained on scribbles.
 
     Parameters
@@ -86,6 +90,15 @@ class ConvpaintModel(ModelOutputs):
         ``("xy",)`` featurises volumes and concatenates the families' features per
         voxel (:mod:`convpaint.projections`).  ``z_scale`` (Z step / pixel size)
         resamples Z for the xz and yz planes of anisotropic stacks.
+    class_names, class_colors : mapping, optional
+        ``{value: name}`` and ``{value: "#rrggbb"}`` of the classes (default "class 1",
+        ... and a fixed palette); stored in model files, not part of the fingerprint.
+    downsample : int, default 1
+        Train, featurise and classify at 1/k resolution in Y and X; results come back
+        at full size (:mod:`convpaint.scaled`): about k² less work, coarser borders.
+    smooth : int, default 0
+        Radius of a box smoothing of the class probabilities before the labels are
+        taken (0: none).
     coarse_to_fine : int, default 4
         Prediction classifies every ``coarse_to_fine``-th pixel (in Y and X) first and
         then only the pixels whose neighbourhood is not unanimous and confident
@@ -112,8 +125,13 @@ class ConvpaintModel(ModelOutputs):
         coarse_to_fine: int = COARSE_TO_FINE,
         projections: Sequence[str] = ("xy",),
         z_scale: float = 1.0,
+        class_names: Any = None,
+        class_colors: Any = None,
+        downsample: int = 1,
+        smooth: int = 0,
         **extractor_options: Any,
     ) -> None:
+
         self.extractor = get_extractor(extractor, **extractor_options)
         self.scalings = tuple(scalings) if scalings is not None else None
         self.normalize = check_mode(normalize)
@@ -152,7 +170,12 @@ class ConvpaintModel(ModelOutputs):
             workers=self.workers,
             coarse_to_fine=self.coarse_to_fine,
         )
+        self._class_names = check_class_names(class_names)
+        self._class_colors = check_class_colors(class_colors)
+        self.downsample = check_downsample(downsample)
+        self.smooth = check_smooth(smooth)
         self.classes_: np.ndarray | None = None
+        self.training_: dict[str, Any] = {}  # sample counts of the last train()
         self.n_channels_: int | None = None
         self.n_features_: int | None = None
         self.axes_: str | None = None
@@ -185,10 +208,9 @@ class ConvpaintModel(ModelOutputs):
             n_channels=self.n_channels_,
         )
 
-    def _features(self, grid: TileGrid, dtype: np.dtype, store: bool = True) -> TileFeatures:
-        """Features of tiles of ``grid`` for an input of ``dtype`` (its range feeds the
-        ImageNet path; passed along per call, so threads never share it)."""
-        full_scale = intensity_range(dtype)
+    def _features(self, grid: TileGrid, full_scale: float, store: bool = True) -> TileFeatures:
+        """Features of tiles of ``grid`` for an input whose dtype has range ``full_scale``
+        (it feeds the ImageNet path; passed along per call, so threads never share it)."""
         config = repr(
             (self._metadata_extractor(), self.scalings, self.normalize, self.volumetric, full_scale)
         )
@@ -236,11 +258,17 @@ class ConvpaintModel(ModelOutputs):
             classes = check_training_labels(y)
             x = np.concatenate(xs, axis=0)
             check()
-            fitted = _fresh(self.classifier)
+            fitted = fresh_copy(self.classifier)
             fitted.fit(x, y)
             check()
+            counts = np.unique(y, return_counts=True)
             with self._state:
                 self.classifier = fitted
+                self.training_ = {
+                    "n_images": len(images),
+                    "n_samples": int(len(y)),
+                    "class_counts": {str(int(v)): int(n) for v, n in zip(*counts, strict=True)},
+                }
                 self.classes_ = classes
                 self.n_features_ = x.shape[1]
                 self.n_channels_ = n_channels
@@ -248,9 +276,13 @@ class ConvpaintModel(ModelOutputs):
         return self
 
     def _samples(self, image: Any, annotations: Any, axes: str | None, check, callback=None):
-        """(x, y, channels, axes) of the annotated pixels of one image."""
+        """(x, y, channels, axes) of the annotated pixels of one image (at 1/downsample
+        resolution when the model downsamples: :mod:`convpaint.scaled`)."""
         canon, layout = prepare_image(image, axes)
         ann = prepare_annotations(annotations, layout, canon.shape)
+        full_scale = intensity_range(canon.dtype)
+        if self.downsample > 1:
+            canon, ann = scaled.downsample_training(canon, ann, self.downsample)
         planes = annotated_planes(ann)
         plan = self.planner.plan(
             canon.shape[-2:], training=True, depth=canon.shape[1], n_channels=canon.shape[2]
@@ -259,54 +291,66 @@ class ConvpaintModel(ModelOutputs):
             zpad, cache = self.pipeline.zpad, self.feature_cache
             check_training(plan, zpad, cache, canon.shape, ann, self.classifier)
         units = make_units(canon, self.normalize, self.volumetric, *planes)
-        features = self._features(plan.grid, canon.dtype)
+        features = self._features(plan.grid, full_scale)
         x, y = collect_samples(
             features, units, ann, plan.grid, plan.workers, self.progress, check, callback
         )
         return x, y, canon.shape[2], layout.axes
 
     # -- prediction ----------------------------------------------------------------------
-    def _predict(self, image, axes, want_proba, region, cancel, callback, out=None, scheduler=None):
+    def _predict(
+        self, image, axes, want_proba, region, cancel, callback, out, scheduler, smooth, downsample
+    ):
+        scale = scaled.Scale.of(self, smooth, downsample)
         if out is not None:  # streamed, chunk by chunk, resumable (convpaint.stream)
             if region is not None:
                 raise ValueError("region= and out= cannot be combined: slice the input instead")
             what = ("proba",) if want_proba else ("labels",)
             return self.write(
-                image, out, axes, what=what, scheduler=scheduler, cancel=cancel, callback=callback
+                image,
+                out,
+                axes,
+                what=what,
+                scheduler=scheduler,
+                cancel=cancel,
+                callback=callback,
+                smooth=scale.smooth,
+                downsample=scale.downsample,
             )
         check = cancel_check(cancel)
         check_callback(callback)
-        classifier, classes, n_features, n_channels, trained_axes = self._fitted()
-        canon, layout = prepare_image(image, axes, n_channels, trained_axes)
+        fitted = self._fitted()
+        canon, layout = prepare_image(image, axes, fitted[3], fitted[4])
         reg = parse_region(region, layout, canon.shape[:2] + canon.shape[3:])
-        depth = canon.shape[1]
+        result = self._canonical(canon, reg, fitted, want_proba, check, callback, scale)
         lead = 1 if want_proba else 0
-        if is_lazy(canon):  # a dask graph, one task per tile (convpaint.lazy)
-            check()
-            result = self._lazy(
-                canon, reg, classifier, classes, n_features, want_proba, check, callback
-            )
-            return reg.squeeze(from_canonical_spatial(result, layout, leading=lead), leading=lead)
+        return reg.squeeze(from_canonical_spatial(result, layout, leading=lead), leading=lead)
+
+    def _canonical(self, canon, reg, fitted, want_proba, check, callback, scale=None):
+        """Canonical (K,) T, Z, Y, X probabilities or labels of region ``reg``: NumPy, or a
+        dask graph with one task per tile for a lazy input (:mod:`convpaint.lazy`)."""
+        if scale is not None and scale.active:  # 1/k resolution, smoothing (convpaint.scaled)
+            return scale.predict(self._canonical, canon, reg, fitted, want_proba, check, callback)
+        classifier, classes, n_features = fitted[:3]
+        full_scale = intensity_range(canon.dtype) if scale is None else scale.full_scale(canon)
+        units = make_units(canon, self.normalize, self.volumetric, reg.t, reg.z)
+        depth = canon.shape[1]
         plan = self.planner.plan(
             canon.shape[-2:], training=False, depth=depth, n_features=n_features
         )
+        if is_lazy(canon):
+            check()
+            predictor = self._predictor(plan, classifier, classes, n_features, full_scale)
+            jobs = tile_jobs(units, plan.grid, reg)
+            progress = lazy.Progress(check, callback, len(jobs))
+            return lazy.predict(predictor, units, jobs, want_proba, progress)
         dtype = label_dtype(classes)
         itemsize = 4 * len(classes) if want_proba else dtype.itemsize
         check_prediction(plan, self.pipeline.zpad, self.feature_cache, canon.shape, reg, itemsize)
-        units = make_units(canon, self.normalize, self.volumetric, reg.t, reg.z)
         features, plan = self._prediction_features(
-            canon.shape[-2:], canon.dtype, units, reg, plan, n_features
+            canon.shape[-2:], full_scale, units, reg, plan, n_features
         )
-        predictor = Predictor(
-            self.pipeline,
-            classifier,
-            classes,
-            n_features,
-            plan,
-            features.full_scale,
-            self.coarse_to_fine,
-            dtype,
-        )
+        predictor = self._predictor(plan, classifier, classes, n_features, full_scale)
         jobs = tile_jobs(units, plan.grid, reg)
         if want_proba:
             result = np.zeros((len(classes), *reg.shape), dtype=np.float32)
@@ -320,30 +364,21 @@ class ConvpaintModel(ModelOutputs):
                 result[where] = predictor.labels(proba)
 
         predict_tiles(features, predictor, jobs, write, self.progress, check, callback)
-        return reg.squeeze(from_canonical_spatial(result, layout, leading=lead), leading=lead)
+        return result
 
-    def _lazy(self, canon, reg, classifier, classes, n_features, proba, check, callback):
-        """Canonical dask array of the region's labels or probabilities."""
-        depth = canon.shape[1]
-        plan = self.planner.plan(
-            canon.shape[-2:], training=False, depth=depth, n_features=n_features
-        )
-        units = make_units(canon, self.normalize, self.volumetric, reg.t, reg.z)
-        predictor = Predictor(
+    def _predictor(self, plan, classifier, classes, n_features, full_scale) -> Predictor:
+        return Predictor(
             self.pipeline,
             classifier,
             classes,
             n_features,
             plan,
-            intensity_range(canon.dtype),
+            full_scale,
             self.coarse_to_fine,
             label_dtype(classes),
         )
-        jobs = tile_jobs(units, plan.grid, reg)
-        progress = lazy.Progress(check, callback, len(jobs))
-        return lazy.predict(predictor, units, jobs, proba, progress)
 
-    def _prediction_features(self, shape, dtype, units: list[Unit], reg, plan, n_features):
+    def _prediction_features(self, shape, full_scale, units: list[Unit], reg, plan, n_features):
         """Cache-backed features on the training grid when the region's features fit in half
         the cache (a plane or field of view of the interactive loop), else large tiles
         (fewer halo pixels) without caching (whole large images: bounded memory)."""
@@ -353,8 +388,8 @@ class ConvpaintModel(ModelOutputs):
         per_pixel = 4 * n_features * self.pipeline.stored_fraction
         est = per_pixel * n_tiles * depth * train.grid.tile**2
         if self.feature_cache.max_bytes and est <= self.feature_cache.max_bytes / 2:
-            return self._features(train.grid, dtype, store=True), train
-        return self._features(plan.grid, dtype, store=False), plan
+            return self._features(train.grid, full_scale, store=True), train
+        return self._features(plan.grid, full_scale, store=False), plan
 
     def predict_proba(
         self,
@@ -366,13 +401,16 @@ class ConvpaintModel(ModelOutputs):
         callback: Callable[[int, int], None] | None = None,
         out: Any = None,
         scheduler: Any = None,
+        smooth: int | None = None,
+        downsample: int | None = None,
     ) -> Any:
         """Class probabilities, shape (n_classes, *spatial shape of image).
 
-        ``region``, ``cancel`` and ``callback`` as in :meth:`segment`; the result
-        equals ``predict_proba(image)[(slice(None), *region)]``.
+        ``region``, ``cancel``, ``callback``, ``smooth`` and ``downsample`` as in
+        :meth:`segment`; the result equals ``predict_proba(image)[(slice(None), *region)]``.
         """
-        return self._predict(image, axes, True, region, cancel, callback, out, scheduler)
+        args = (out, scheduler, smooth, downsample)
+        return self._predict(image, axes, True, region, cancel, callback, *args)
 
     def segment(
         self,
@@ -384,6 +422,8 @@ class ConvpaintModel(ModelOutputs):
         callback: Callable[[int, int], None] | None = None,
         out: Any = None,
         scheduler: Any = None,
+        smooth: int | None = None,
+        downsample: int | None = None,
     ) -> Any:
         """Label image with the image's spatial shape and the annotation's class values.
 
@@ -406,41 +446,18 @@ class ConvpaintModel(ModelOutputs):
             Dask scheduler for lazy inputs and ``out=``: ``"threads"`` (default),
             ``"synchronous"`` or a ``dask.distributed.Client``.
 
+        smooth, downsample : int, optional
+            Override the model's ``smooth`` radius and ``downsample`` factor for this
+            call (the model was trained at its own ``downsample``: another one changes
+            the scale its features see).  Either makes labels the most probable class
+            of the full probabilities (no coarse-to-fine shortcut).
+
         A dask or zarr ``image`` without ``out`` gives a dask array (:mod:`convpaint.lazy`);
         ``cancel`` and ``callback`` then act when it is computed in this process.
         """
-        return self._predict(image, axes, False, region, cancel, callback, out, scheduler)
-
-    def compute_features(self, image: Any, axes: str | None = None) -> np.ndarray:
-        """All features, shape (n_features, *spatial shape); for inspection and benchmarks."""
-        canon, layout = prepare_image(image, axes, self.n_channels_, self.axes_)
-        canon = np.asarray(canon)
-        plan = self.plan(canon.shape[-2:], training=False, depth=canon.shape[1])
-        grid = TileGrid(canon.shape[-2:], plan.grid.tile, self.pipeline.halo)
-        features = self._features(grid, canon.dtype, store=False)
-        units = make_units(canon, self.normalize, self.volumetric)
-        out = None
-        for where, feats in map_features(features, units, grid):
-            if out is None:
-                spatial = canon.shape[:2] + canon.shape[3:]
-                out = np.zeros((feats.shape[0], *spatial), np.float32)
-            out[(slice(None), *where)] = feats
-        assert out is not None  # an image has at least one tile
-        return from_canonical_spatial(out, layout, leading=1)
+        args = (out, scheduler, smooth, downsample)
+        return self._predict(image, axes, False, region, cancel, callback, *args)
 
     def __repr__(self) -> str:
         state = f"classes={self.classes_.tolist()}" if self.classes_ is not None else "untrained"
         return f"ConvpaintModel(extractor={self.extractor.name!r}, {state})"
-
-
-def _fresh(classifier: Any) -> Any:
-    """An unfitted copy with the same parameters (training never touches a classifier
-    that another thread may be predicting with)."""
-    try:
-        from sklearn.base import clone
-
-        return clone(classifier)
-    except (TypeError, ValueError, RuntimeError):
-        import copy
-
-        return copy.deepcopy(classifier)

@@ -12,7 +12,8 @@ and never runs code.  Saving checks the same, so a file that is written loads.
 
 :func:`model_fingerprint` is the model's identity: a SHA-256 over exactly what
 :func:`save_model` writes (all arrays and the metadata), less the fields that
-cannot change a result (``convpaint_version``, ``n_jobs``, ``verbose``).
+cannot change a result (``convpaint_version``, class names and colours, training
+counts, package versions, ``n_jobs``, ``verbose``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ MAX_CLASSES = 2**16
 INT64_MAX = 2**63 - 1
 NUMBER_RANGE = (1e-12, 1e12)  # magnitude of non-zero numbers in extractor options
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")  # names quoted in messages
-_UNUSED_BY_RESULTS = {"convpaint_version"}
+# display and provenance fields: they cannot change a result
+_UNUSED_BY_RESULTS = {"convpaint_version", "class_names", "class_colors", "training", "versions"}
 _PARAMS_UNUSED_BY_RESULTS = {"n_jobs", "verbose"}
 
 
@@ -203,6 +205,9 @@ def check_metadata(meta: dict[str, Any]) -> None:
         _fail("axes", "distinct letters of TCZYX including Y and X", axes)
     _int("n_features", meta.get("n_features"), 1, MAX_FEATURES)
     _classes("classes", meta.get("classes"))
+    _int("downsample", meta.get("downsample", 1), 1, 1024)
+    _int("smooth", meta.get("smooth", 0), 0, 1024)
+    _check_display(meta)
     clf = _dict("classifier", meta.get("classifier"))
     if clf.get("kind") not in TREE_KINDS:
         _fail("classifier.kind", f"one of {TREE_KINDS}", clf.get("kind"))
@@ -218,6 +223,29 @@ def check_metadata(meta: dict[str, Any]) -> None:
     _int("classifier.n_trees", clf.get("n_trees"), 1, MAX_TREES)
     for d in _list("classifier.depths", clf.get("depths"), clf["n_trees"], clf["n_trees"]):
         _int("classifier.depths", d, 0, 2**31)
+
+
+def _check_display(meta: dict[str, Any]) -> None:
+    """Class names and colours, training counts and package versions (all optional)."""
+    from .class_names import check_class_colors, check_class_names
+
+    for field, check in (("class_names", check_class_names), ("class_colors", check_class_colors)):
+        value = _dict(field, meta.get(field, {}))
+        if len(value) > MAX_CLASSES:
+            _fail(field, f"at most {MAX_CLASSES} entries", len(value))
+        try:
+            check(value)
+        except (TypeError, ValueError) as exc:
+            raise ModelFileError(str(exc)) from None
+    training = _dict("training", meta.get("training", {}))
+    for key in ("n_images", "n_samples"):
+        _int(f"training.{key}", training.get(key, 0), 0, INT64_MAX)
+    for key, n in _dict("training.class_counts", training.get("class_counts", {})).items():
+        _str("training.class_counts keys", key, longest=20)
+        _int(f"training.class_counts.{key}", n, 0, INT64_MAX)
+    for key, value in _dict("versions", meta.get("versions", {})).items():
+        _str("versions keys", key, longest=200)
+        _str(f"versions.{key}", value, longest=64)
 
 
 def _check_params(kind: str, params: dict[str, Any]) -> None:

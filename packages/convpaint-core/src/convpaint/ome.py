@@ -146,3 +146,17 @@ def write_multiscales(
     ome = dict(group.attrs.get("ome", {}))
     ome.update({"version": NGFF_VERSION, "multiscales": [ms]})
     group.attrs["ome"] = ome
+
+
+def write_label_metadata(group: Any, names: dict[int, str], colors: dict[int, str]) -> None:
+    """NGFF ``image-label`` metadata of a labels image: a colour and a class name per value
+    (napari-ome-zarr and other viewers colour labels by it)."""
+    from .class_names import rgba
+
+    ome = dict(group.attrs.get("ome", {}))
+    ome["image-label"] = {
+        "version": NGFF_VERSION,
+        "colors": [{"label-value": v, "rgba": rgba(colors[v])} for v in sorted(colors)],
+        "properties": [{"label-value": v, "class": names[v]} for v in sorted(names)],
+    }
+    group.attrs["ome"] = ome

@@ -1,8 +1,10 @@
-"""The outputs of a trained :class:`~convpaint.model.ConvpaintModel` beyond arrays: results
-streamed into zarr stores, model files and the model's fingerprint and settings."""
+"""The outputs of a trained :class:`~convpaint.model.ConvpaintModel` beyond labels: results
+streamed into zarr stores, all features of an image, model files, the model's fingerprint
+and settings."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,8 +17,12 @@ from .axes import from_canonical_spatial
 from .cancel import cancel_check, check_callback
 from .combine import ConcatExtractor
 from .inputs import is_lazy, prepare_image
+from .normalize import intensity_range
+from .prediction import map_features
 from .region import parse_region
 from .registry import get_registry
+from .tiling import TileGrid
+from .units import make_units
 
 
 class ModelOutputs:
@@ -36,9 +42,16 @@ class ModelOutputs:
     n_features_: int | None
     axes_: str | None
     progress: bool | None
+    pipeline: Any
     _state: Any
+    _features: Callable[..., Any]
+    downsample: int
+    smooth: int
+    class_names: dict[int, str]
+    class_colors: dict[int, str]
+    training_: dict[str, Any]
     _fitted: Callable[..., Any]
-    _lazy: Callable[..., Any]
+    _canonical: Callable[..., Any]
     plan: Callable[..., Any]
 
     # -- streamed results ----------------------------------------------------------------
@@ -54,6 +67,8 @@ class ModelOutputs:
         callback: Callable[[int, int], None] | None = None,
         scale: dict[str, float] | None = None,
         units: dict[str, str] | None = None,
+        smooth: int | None = None,
+        downsample: int | None = None,
     ) -> Any:
         """Segment ``image`` (NumPy, dask or zarr) into the zarr/OME-Zarr store ``out``
         block by block; an interrupted run resumes (:mod:`convpaint.stream`).
@@ -61,21 +76,29 @@ class ModelOutputs:
         ``what``: ``("labels",)``, ``("proba",)`` or both.  The store records the
         model's fingerprint and a content hash of the input: a store written from
         another model or input is refused, never handed out as this one's.
+        ``smooth``/``downsample`` as in ``segment`` (recorded with the model's identity).
         Returns the zarr group.
         """
+        from .scaled import Scale
+
         what = stream.check_what(what)
         check = cancel_check(cancel)
         check_callback(callback)
-        classifier, classes, n_features, n_channels, trained_axes = self._fitted()
+        how = Scale.of(self, smooth, downsample)
+        fitted = self._fitted()
+        classes = fitted[1]
         canon, layout = prepare_image(
-            image if is_lazy(image) else stream.as_lazy(image), axes, n_channels, trained_axes
+            image if is_lazy(image) else stream.as_lazy(image), axes, fitted[3], fitted[4]
         )
         reg = parse_region(None, layout, canon.shape[:2] + canon.shape[3:])
         proba = "proba" in what
-        result = self._lazy(canon, reg, classifier, classes, n_features, proba, None, None)
+        result = self._canonical(canon, reg, fitted, proba, lambda: None, None, how)
         result = from_canonical_spatial(result, layout, leading=1 if proba else 0)
+        model = self.fingerprint()
+        if (how.smooth, how.downsample) != (self.smooth, self.downsample):  # a call's own
+            model += f"+smooth={how.smooth}+downsample={how.downsample}"
         identity = {
-            "model": self.fingerprint(),
+            "model": model,
             "input": lazy.digest(canon, scheduler=scheduler),
         }
         return stream.write_result(
@@ -93,7 +116,26 @@ class ModelOutputs:
             scale=scale,
             units=units,
             sources=[image],
+            names=self.class_names,
+            colors=self.class_colors,
         )
+
+    def compute_features(self, image: Any, axes: str | None = None) -> np.ndarray:
+        """All features, shape (n_features, *spatial shape); for inspection and benchmarks."""
+        canon, layout = prepare_image(image, axes, self.n_channels_, self.axes_)
+        canon = np.asarray(canon)
+        plan = self.plan(canon.shape[-2:], training=False, depth=canon.shape[1])
+        grid = TileGrid(canon.shape[-2:], plan.grid.tile, self.pipeline.halo)
+        features = self._features(grid, intensity_range(canon.dtype), store=False)
+        units = make_units(canon, self.normalize, self.volumetric)
+        out = None
+        for where, feats in map_features(features, units, grid):
+            if out is None:
+                spatial = canon.shape[:2] + canon.shape[3:]
+                out = np.zeros((feats.shape[0], *spatial), np.float32)
+            out[(slice(None), *where)] = feats
+        assert out is not None  # an image has at least one tile
+        return from_canonical_spatial(out, layout, leading=1)
 
     # -- files ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
@@ -133,6 +175,7 @@ class ModelOutputs:
         }
 
     def _metadata(self) -> dict[str, Any]:
+        packages = self._metadata_extractor()["packages"]
         return {
             "convpaint_version": __version__,
             "extractor": self._metadata_extractor(),
@@ -147,4 +190,22 @@ class ModelOutputs:
             "axes": self.axes_,
             "n_features": self.n_features_,
             "classes": np.asarray(self.classes_).tolist(),
+            "downsample": self.downsample,
+            "smooth": self.smooth,
+            # display and provenance: not part of the fingerprint (model_file)
+            "class_names": {str(v): n for v, n in self.class_names.items()},
+            "class_colors": {str(v): c for v, c in self.class_colors.items()},
+            "training": self.training_,
+            "versions": package_versions(["convpaint-core", *packages.values()]),
         }
+
+
+def package_versions(distributions: Sequence[str]) -> dict[str, str]:
+    """``{distribution: version}`` of the installed ones (unknown ones left out)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in sorted(set(distributions) - {""}):
+        with contextlib.suppress(PackageNotFoundError, ValueError):
+            found[name] = version(name)
+    return found

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .classifier import label_dtype
-from .ome import _zarr, write_multiscales
+from .ome import _zarr, write_label_metadata, write_multiscales
 from .progress import progress_bar
 
 MARKERS = "convpaint_done"
@@ -144,6 +144,8 @@ def write_result(
     scale: dict[str, float] | None = None,
     units: dict[str, str] | None = None,
     sources: Sequence[Any] = (),
+    names: dict[int, str] | None = None,
+    colors: dict[int, str] | None = None,
 ):
     """Compute the dask ``result`` (labels, or probabilities with the class axis first when
     ``"proba"`` is in ``what``) block by block into the store ``out``; returns the group.
@@ -170,6 +172,8 @@ def write_result(
         # the next run recognises (same record) and recreates
         group.attrs["convpaint"] = {**made, "complete": False, "axes": spatial_axes}
         _create(group, what, shape, chunk_shape, classes, spatial_axes, scale, units)
+        if names is not None and colors is not None:
+            _name_classes(group, what, names, colors)
         group.create_array(
             MARKERS,
             shape=tuple(len(c) for c in blocks),
@@ -264,6 +268,16 @@ def _create(group, what, shape, chunks, classes, spatial, scale, units):
         )
         write_multiscales(sub, "C" + spatial, scale, units, name="convpaint probabilities")
         sub.attrs["classes"] = classes.tolist()
+
+
+def _name_classes(group, what, names: dict[int, str], colors: dict[int, str]) -> None:
+    """Class names and colours: NGFF ``image-label`` metadata on the labels image and
+    ``class_names`` beside ``classes`` on the probabilities."""
+    if "labels" in what:
+        write_label_metadata(group, names, colors)
+    if "proba" in what:
+        sub = group if what == ("proba",) else group[PROBA_GROUP]
+        sub.attrs["class_names"] = [names[v] for v in sorted(names)]
 
 
 def _targets(group, what) -> list:
