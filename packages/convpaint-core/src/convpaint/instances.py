@@ -1,0 +1,456 @@
+"""Semantic labels -> instance ids: one integer per object (0 = background).
+
+Every object class is separated on its own, so an instance never spans two classes:
+small holes are filled, the class mask is cut into connected components and, with
+``split_touching``, touching objects are split by a distance-transform watershed (one
+basin per local maximum of the distance to the background; neighbouring basins merge
+unless both peaks rise ``split_depth`` above the saddle between them: the h-maxima
+criterion, so that one round object with a ragged border gives one id); fragments below
+``min_size`` join the instance of the same class they share most border with, or are
+dropped when they touch none.
+
+A stack (``TYX``, ``ZYX`` with ``per_plane=True``, ``TZYX``) is processed plane by plane,
+a volume (axes with Z, ``per_plane=False``) in 3-D (3-D connectivity and distance, with
+``spacing`` for anisotropic voxels).  Ids are consecutive over the whole output: plane
+(or volume) by plane in C order, within it class by class (ascending values), within a
+class in the order of the seeds (raster order).  The result is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from .inputs import as_dask, is_lazy
+
+__all__ = ["MAX_LAZY_UNIT", "instance_table", "to_instances"]
+
+#: a lazy input is processed one whole plane (or volume) at a time: at most this many
+#: pixels per plane/volume (about 30 bytes each are held while it is processed)
+MAX_LAZY_UNIT = 2**27
+_INT32 = np.iinfo(np.int32).max
+
+
+def to_instances(
+    labels: Any,
+    *,
+    classes: Sequence[int] | None = None,
+    min_size: int = 16,
+    split_touching: bool = True,
+    fill_holes: int | bool | None = None,
+    axes: str | None = None,
+    class_names: Mapping[int, str] | None = None,
+    per_plane: bool | None = None,
+    spacing: float | Sequence[float] | None = None,
+    split_depth: float = 1.0,
+) -> Any:
+    """Turn a semantic label image into int32 instance ids (0 = background).
+
+    Parameters
+    ----------
+    labels : integer array (NumPy, dask or zarr), e.g. the output of ``model.segment``.
+    classes : class values that are objects.  Default: every class present but the
+        background, which is the class ``class_names`` names "background" (any case), else 0
+        when present (unlabelled / background in Convpaint's convention), else the most
+        frequent class.
+    min_size : objects (pixels, or voxels in 3-D) below this are merged into the touching
+        instance of the same class with the longest shared border, or dropped; 0 keeps all.
+    split_touching : split touching objects with a distance watershed.
+    fill_holes : fill holes up to this many pixels (holes holding no other object class);
+        ``True``: all, ``False``/0: none, ``None`` (default): up to ``min_size``.
+    axes : letters of T, Z, Y, X ("YX" for 2-D by default; required for more dimensions).
+    class_names : ``{value: name}``, used to find the background class.
+    per_plane : process each YX plane on its own; default: 3-D if ``axes`` has a Z.
+    spacing : voxel size, (Z, Y, X) in 3-D or (Y, X) per plane; a number: isotropic.
+    split_depth : a seed must rise this far (in units of ``spacing``) above the saddle to
+        its neighbour; larger values split less.
+
+    Returns
+    -------
+    int32 array of the input's shape: NumPy for NumPy input, else a dask array with one
+    block per plane (volume).  Lazy ids are made unique by a per-plane offset computed
+    lazily: the offset of plane k is the number of instances in planes 0..k-1, so computing
+    plane k alone also computes the planes before it (their ids are not kept); the ids equal
+    those of the in-memory result.  The default ``classes`` of a lazy input and the check of
+    float labels read the whole input once, eagerly.  A lazy plane or volume larger than
+    :data:`MAX_LAZY_UNIT` pixels raises ``ValueError`` (the watershed needs it whole).
+    """
+    if isinstance(min_size, bool) or not isinstance(min_size, (int, np.integer)):
+        raise TypeError(f"min_size must be an integer, got {min_size!r}")
+    if min_size < 0:
+        raise ValueError(f"min_size must be >= 0 (0 keeps every object), got {min_size}")
+    if not np.isfinite(split_depth) or split_depth <= 0:
+        raise ValueError(f"split_depth must be a positive number, got {split_depth!r}")
+    hole_size = _hole_size(fill_holes, min_size)
+    names = _check_names(class_names)
+    lazy = is_lazy(labels)
+    arr = as_dask(labels) if lazy else np.asarray(labels)
+    kind = arr.dtype.kind
+    if kind not in "biuf":
+        raise TypeError(f"labels must be an integer image, got dtype {arr.dtype}")
+    axes = _check_axes(arr.shape, axes)
+    if per_plane is None:
+        per_plane = "Z" not in axes
+    if not per_plane and "Z" not in axes:
+        raise ValueError(f"per_plane=False needs a Z axis; axes are {axes!r}")
+    unit_axes = "YX" if per_plane else "ZYX"
+    sampling = _check_spacing(spacing, len(unit_axes))
+    if kind == "f":
+        _check_float(arr, lazy)
+    objects = _default_classes(arr, lazy, names) if classes is None else _check_classes(classes)
+
+    # canonical order: leading axes (T, Z when per plane) then the unit's axes
+    order = [axes.index(a) for a in "TZYX" if a in axes and a not in unit_axes]
+    order += [axes.index(a) for a in unit_axes]
+    x = arr.transpose(order)
+    lead_shape, unit_shape = x.shape[: x.ndim - len(unit_axes)], x.shape[-len(unit_axes) :]
+    n_units = int(np.prod(lead_shape, dtype=np.int64))
+    inverse = np.argsort(order).tolist()
+    options = (objects, min_size, split_touching, hole_size, sampling, float(split_depth))
+
+    if lazy:
+        out = _lazy(x, lead_shape, unit_shape, n_units, options)
+    else:
+        units = x.reshape((n_units, *unit_shape))
+        out = np.zeros(units.shape, np.int32)
+        offset = 0
+        for i in range(n_units):
+            ids, n = _unit_instances(units[i], *options)
+            out[i] = _shift((ids, n), offset)
+            offset += n
+        out = out.reshape(x.shape)
+    return out.transpose(inverse)
+
+
+def instance_table(
+    instances: Any, labels: Any | None = None, class_names: Mapping[int, str] | None = None
+) -> dict[str, np.ndarray]:
+    """Per instance: ``id``, ``area`` (pixels), ``centroid-*`` and ``bbox-*`` (axis order of
+    the input) and, with ``labels``, its ``class`` (majority value) and ``name``."""
+    from skimage.measure import regionprops_table
+
+    names = _check_names(class_names)
+    ids = np.asarray(instances)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"instances must be an integer image, got dtype {ids.dtype}")
+    props = regionprops_table(ids, properties=("label", "area", "centroid", "bbox"))
+    table = {"id": props.pop("label"), **props}
+    if labels is not None:
+        sem = np.asarray(labels)
+        if sem.shape != ids.shape:
+            raise ValueError(f"labels have shape {sem.shape}, instances {ids.shape}")
+        fg = ids > 0
+        pairs, counts = np.unique(np.stack([ids[fg], sem[fg]]), axis=1, return_counts=True)
+        order = np.lexsort((-counts, pairs[0]))  # per id, the most frequent class first
+        first = np.r_[True, pairs[0][order][1:] != pairs[0][order][:-1]]
+        cls = pairs[1][order][first].astype(np.int64)  # ids ascending, as in the table
+        table["class"] = cls
+        table["name"] = np.array([names.get(c, f"class {c}") for c in cls.tolist()], dtype=object)
+    return table
+
+
+# -- checks -------------------------------------------------------------------------------
+def _hole_size(fill_holes: int | bool | None, min_size: int) -> float:
+    if fill_holes is None:
+        return float(min_size)
+    if isinstance(fill_holes, (bool, np.bool_)):
+        return np.inf if fill_holes else 0.0
+    if not isinstance(fill_holes, (int, np.integer)) or fill_holes < 0:
+        raise ValueError(f"fill_holes must be True, False or a size >= 0, got {fill_holes!r}")
+    return float(fill_holes)
+
+
+def _check_names(class_names: Mapping[int, str] | None) -> dict[int, str]:
+    if class_names is None:
+        return {}
+    if not isinstance(class_names, Mapping):
+        raise TypeError(f"class_names must be a mapping {{value: name}}, got {class_names!r}")
+    for k, v in class_names.items():
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"class_names keys must be integer class values, got {k!r}")
+        if not isinstance(v, str):
+            raise TypeError(f"class_names values must be strings, got {v!r} for class {k}")
+    return {int(k): v for k, v in class_names.items()}
+
+
+def _check_axes(shape: tuple[int, ...], axes: str | None) -> str:
+    if axes is None:
+        if len(shape) != 2:
+            raise ValueError(
+                f"labels of shape {shape}: pass axes=, e.g. 'ZYX' (volume) or 'TYX' (planes)"
+            )
+        return "YX"
+    if not isinstance(axes, str):
+        raise TypeError(f"axes must be a string such as 'ZYX', got {axes!r}")
+    axes = axes.upper()
+    if len(axes) != len(shape) or set(axes) - set("TZYX") or len(set(axes)) != len(axes):
+        raise ValueError(
+            f"axes {axes!r} do not fit labels of shape {shape}: one distinct letter of "
+            "T, Z, Y, X per dimension (labels have no C axis)"
+        )
+    if "Y" not in axes or "X" not in axes:
+        raise ValueError(f"axes {axes!r} must contain Y and X")
+    return axes
+
+
+def _check_spacing(spacing: float | Sequence[float] | None, ndim: int) -> tuple[float, ...]:
+    if spacing is None:
+        return (1.0,) * ndim
+    values = (spacing,) * ndim if np.isscalar(spacing) else tuple(spacing)  # type: ignore[arg-type]
+    try:
+        out = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        raise TypeError(f"spacing must be numbers, got {spacing!r}") from None
+    if len(out) != ndim or not all(np.isfinite(v) and v > 0 for v in out):
+        raise ValueError(f"spacing must be {ndim} positive numbers, got {spacing!r}")
+    return out
+
+
+def _check_float(arr: Any, lazy: bool) -> None:
+    nan, frac = ~np.isfinite(arr).all(), (arr % 1 != 0).any()
+    if lazy:
+        import dask
+
+        nan, frac = dask.compute(nan, frac)
+    if nan:
+        raise ValueError("labels contain NaN or inf: expected integer class values")
+    if frac:
+        raise ValueError("labels must be integer class values; got non-integer floats")
+
+
+def _check_classes(classes: Sequence[int]) -> tuple[int, ...]:
+    if isinstance(classes, (int, np.integer)):
+        classes = [classes]
+    out = []
+    for c in classes:
+        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)):
+            raise TypeError(f"classes must be integer class values, got {c!r}")
+        out.append(int(c))
+    return tuple(sorted(set(out)))
+
+
+def _default_classes(arr: Any, lazy: bool, names: dict[int, str]) -> tuple[int, ...]:
+    if lazy:
+        import dask
+        import dask.array as da
+
+        values, counts = dask.compute(*da.unique(arr, return_counts=True))
+    else:
+        values, counts = np.unique(arr, return_counts=True)
+    present = [int(v) for v in values.tolist()]
+    named = [k for k, v in names.items() if v.strip().lower() == "background"]
+    if named:
+        background = named[0]
+    elif 0 in present:
+        background = 0
+    elif present:
+        background = present[int(np.argmax(counts))]  # first of the most frequent
+    else:
+        return ()
+    return tuple(v for v in present if v != background)
+
+
+# -- one plane or volume ------------------------------------------------------------------
+def _unit_instances(
+    unit: np.ndarray,
+    classes: tuple[int, ...],
+    min_size: int,
+    split: bool,
+    hole_size: float,
+    sampling: tuple[float, ...],
+    depth: float,
+) -> tuple[np.ndarray, int]:
+    """Instances 1..n of one plane or volume, class by class."""
+    unit = np.asarray(unit)
+    if unit.dtype.kind == "f":
+        unit = unit.astype(np.int64)
+    out = np.zeros(unit.shape, np.int32)
+    structure = ndimage.generate_binary_structure(unit.ndim, unit.ndim)
+    objects = np.isin(unit, classes) if hole_size > 0 else None
+    n = 0
+    for c in classes:
+        mask = unit == c
+        if not mask.any():
+            continue
+        if objects is not None:
+            mask = _fill_holes(mask, objects & ~mask, hole_size)
+        if split:
+            lab = _split(mask, structure, sampling, depth)
+        else:
+            lab = ndimage.label(mask, structure=structure)[0]
+        if min_size > 1:
+            lab = _merge_small(lab, min_size, structure)
+        lab, k = _relabel(lab)
+        out[lab > 0] = lab[lab > 0] + n
+        n += k
+    return out, n
+
+
+def _fill_holes(mask: np.ndarray, others: np.ndarray, max_size: float) -> np.ndarray:
+    """Fill holes (background pockets off the border) of at most ``max_size`` pixels that
+    hold no pixel of another object class."""
+    holes, n = ndimage.label(~mask)  # face connectivity: the complement of full
+    if n == 0:
+        return mask
+    sizes = np.bincount(holes.ravel(), minlength=n + 1)
+    bad = np.bincount(holes[others], minlength=n + 1) > 0
+    for axis in range(mask.ndim):  # pockets touching the border are outside, not holes
+        for edge in (0, -1):
+            bad[np.take(holes, edge, axis=axis)] = True
+    fill = (sizes <= max_size) & ~bad
+    fill[0] = False
+    return mask | fill[holes]
+
+
+def _split(
+    mask: np.ndarray, structure: np.ndarray, sampling: tuple[float, ...], depth: float
+) -> np.ndarray:
+    """Distance watershed: one basin per local maximum of the distance map, then adjacent
+    basins merged unless both peaks rise ``depth`` above their saddle (the h-maxima
+    criterion, without h_maxima's global sort)."""
+    from skimage.segmentation import watershed
+
+    dist = ndimage.distance_transform_edt(mask, sampling=sampling)
+    peaks = (dist == ndimage.maximum_filter(dist, footprint=structure)) & mask
+    markers, n = ndimage.label(peaks, structure=structure)
+    lab = watershed(-dist, markers, mask=mask)  # every component holds a maximum: all flooded
+    peak = np.zeros(n + 1)
+    peak[markers[peaks]] = dist[peaks]  # connected local maxima share their value
+    if n > 1:
+        lab = _merge_shallow(lab, dist, peak, depth * min(sampling), structure)
+    return lab
+
+
+def _merge_shallow(
+    lab: np.ndarray, dist: np.ndarray, peak: np.ndarray, depth: float, structure: np.ndarray
+) -> np.ndarray:
+    """Merge adjacent basins (peak values ``peak``), highest saddle first, while the lower
+    peak of the two rises less than ``depth`` above the saddle between them."""
+    n = len(peak) - 1
+    peak = peak.copy()
+    keys, saddles = [], []
+    centre = np.array(structure.shape) // 2
+    for offset in np.argwhere(structure) - centre:
+        if tuple(offset) <= (0,) * len(offset):  # each neighbour pair once
+            continue
+        a = tuple(slice(max(-o, 0), s - max(o, 0)) for o, s in zip(offset, lab.shape, strict=True))
+        b = tuple(slice(max(o, 0), s - max(-o, 0)) for o, s in zip(offset, lab.shape, strict=True))
+        la, lb = lab[a], lab[b]
+        sel = (la != lb) & (la > 0) & (lb > 0)
+        if sel.any():
+            lo, hi = np.minimum(la[sel], lb[sel]), np.maximum(la[sel], lb[sel])
+            keys.append(lo.astype(np.int64) * (n + 1) + hi)
+            saddles.append(np.minimum(dist[a][sel], dist[b][sel]))
+    if not keys:
+        return lab
+    key, saddle = np.concatenate(keys), np.concatenate(saddles)
+    order = np.lexsort((saddle, key))
+    key, saddle = key[order], saddle[order]
+    last = np.r_[key[1:] != key[:-1], True]  # the highest saddle of each pair
+    key, saddle = key[last], saddle[last]
+    parent = np.arange(n + 1)
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = int(parent[i])
+        return i
+
+    for k in np.lexsort((key, -saddle)).tolist():
+        ri, rj = root(int(key[k] // (n + 1))), root(int(key[k] % (n + 1)))
+        if ri != rj and min(peak[ri], peak[rj]) - saddle[k] < depth:
+            ri, rj = min(ri, rj), max(ri, rj)
+            parent[rj] = ri
+            peak[ri] = max(peak[ri], peak[rj])
+    roots = np.array([root(i) for i in range(n + 1)])
+    return roots[lab]
+
+
+def _merge_small(lab: np.ndarray, min_size: int, structure: np.ndarray) -> np.ndarray:
+    """Smallest first: an instance below ``min_size`` joins the neighbour it shares most
+    border with (ties: the lower id) or is dropped when it has none."""
+    sizes = np.bincount(lab.ravel())
+    small = [int(i) for i in np.argsort(sizes, kind="stable") if i and 0 < sizes[i] < min_size]
+    if not small:
+        return lab
+    boxes: list[Any] = list(ndimage.find_objects(lab))
+    for i in small:
+        if sizes[i] >= min_size or sizes[i] == 0:  # grew by absorbing a neighbour
+            continue
+        box = tuple(
+            slice(max(s.start - 1, 0), min(s.stop + 1, n))
+            for s, n in zip(boxes[i - 1], lab.shape, strict=True)
+        )
+        region = lab[box]
+        own = region == i
+        ring = ndimage.binary_dilation(own, structure) & ~own
+        neighbours = region[ring]
+        neighbours = neighbours[neighbours > 0]
+        if neighbours.size:
+            target = int(np.argmax(np.bincount(neighbours)))
+            region[own] = target
+            sizes[target] += sizes[i]
+            boxes[target - 1] = tuple(
+                slice(min(a.start, b.start), max(a.stop, b.stop))
+                for a, b in zip(boxes[target - 1], boxes[i - 1], strict=True)
+            )
+        else:
+            region[own] = 0
+        sizes[i] = 0
+    return lab
+
+
+def _relabel(lab: np.ndarray) -> tuple[np.ndarray, int]:
+    """Consecutive ids 1..k in the order of the old ones."""
+    present = np.flatnonzero(np.bincount(lab.ravel()))
+    present = present[present > 0]
+    lookup = np.zeros(int(lab.max()) + 1 if lab.size else 1, np.int32)
+    lookup[present] = np.arange(1, present.size + 1, dtype=np.int32)
+    return lookup[lab], int(present.size)
+
+
+def _block_instances(block: np.ndarray, *options: Any) -> tuple[np.ndarray, int]:
+    ids, n = _unit_instances(block[0], *options)
+    return ids[np.newaxis], n
+
+
+def _shift(result: tuple[np.ndarray, int], offset: int) -> np.ndarray:
+    ids, n = result
+    if offset + n > _INT32:
+        raise ValueError(f"more than {_INT32} instances: they do not fit int32 ids")
+    return np.where(ids > 0, ids + np.int32(offset), np.int32(0)).astype(np.int32)
+
+
+def _count(result: tuple[np.ndarray, int]) -> int:
+    return result[1]
+
+
+# -- lazy ---------------------------------------------------------------------------------
+def _lazy(x: Any, lead_shape: tuple, unit_shape: tuple, n_units: int, options: tuple) -> Any:
+    import dask
+    import dask.array as da
+
+    size = int(np.prod(unit_shape, dtype=np.int64))
+    if size > MAX_LAZY_UNIT:
+        what = "plane" if len(unit_shape) == 2 else "volume"
+        raise ValueError(
+            f"a {what} of {unit_shape} ({size} pixels) is larger than the in-memory bound of "
+            f"{MAX_LAZY_UNIT} pixels: instances need each whole {what} at once "
+            "(crop the input, or use per_plane=True for a volume)"
+        )
+    nd = len(unit_shape)
+    units = x.rechunk((1,) * len(lead_shape) + (-1,) * nd).reshape((n_units, *unit_shape))
+    blocks = units.to_delayed().ravel()
+    run = dask.delayed(_block_instances, pure=True)
+    shift = dask.delayed(_shift, pure=True)
+    count = dask.delayed(_count, pure=True)
+    parts, offset = [], 0
+    for block in blocks:
+        res = run(block, *options)
+        parts.append(da.from_delayed(shift(res, offset), (1, *unit_shape), dtype=np.int32))
+        offset = offset + count(res)
+    out = da.concatenate(parts, axis=0) if parts else da.zeros((0, *unit_shape), np.int32)
+    return out.reshape((*lead_shape, *unit_shape))
