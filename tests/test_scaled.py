@@ -6,7 +6,7 @@ import pytest
 from skimage import data
 
 import convpaint
-from convpaint.scaled import downsample_labels
+from convpaint.scaled import downsample_training
 
 da = pytest.importorskip("dask.array")
 
@@ -87,10 +87,11 @@ def test_downsampled_scribbles_keep_thin_strokes():
     ann[0, 0, 4, :] = 1  # a 1-px line
     ann[0, 0, 0, 0] = 3
     ann[0, 0, 1, 1] = 2  # a tie in block (0, 0): the smaller class
-    low = downsample_labels(ann, 3)
+    image = np.zeros((1, 1, 1, 9, 10), np.float32)
+    low = downsample_training(image, ann.astype(np.float64), 3)[1]
     assert low.shape == (1, 1, 3, 4)
     assert low[0, 0, 1].tolist() == [1, 1, 1, 1] and low[0, 0, 0, 0] == 2
-    lazy = downsample_labels(da.from_array(ann, chunks=(1, 1, 4, 5)), 3)
+    lazy = downsample_training(image, da.from_array(ann, chunks=(1, 1, 4, 5)), 3)[1]
     assert np.array_equal(lazy.compute(), low)
 
 

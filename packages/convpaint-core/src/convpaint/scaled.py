@@ -25,7 +25,13 @@ from .classifier import label_dtype
 from .inputs import as_dask, is_lazy
 from .normalize import intensity_range
 from .region import Region
-from .rescale import check_downsample, downsample_image, low_window, upsample_proba
+from .rescale import (
+    check_downsample,
+    downsample_annotations,
+    downsample_image,
+    low_window,
+    upsample_proba,
+)
 from .smoothing import check_smooth, smooth_proba, smoothing_margin
 
 
@@ -103,47 +109,8 @@ def labels_of(proba: Any, classes: np.ndarray) -> Any:
 
 
 def downsample_training(canon: Any, annotations: Any, k: int) -> tuple[Any, Any]:
-    """(image, scribbles) at 1/k resolution: block means and block-wise scribble classes."""
-    return downsample_image(canon, k), downsample_labels(annotations, k)
-
-
-def downsample_labels(labels: Any, k: int) -> Any:
-    """(T, Z, Y, X) scribbles -> ceil(Y/k) x ceil(X/k): each k x k block takes the most
-    frequent non-zero class in it (ties: the smallest value), 0 where it has none, so
-    thin strokes survive.  NumPy or dask (lazy, block-wise)."""
-    k = check_downsample(k)
-    if k == 1:
-        return labels
-    pad = [(0, 0)] * (labels.ndim - 2) + [(0, -n % k) for n in labels.shape[-2:]]
-    if not is_lazy(labels):
-        return _block_mode(np.pad(np.asarray(labels), pad), k)
-    import dask.array as da
-
-    x = da.pad(as_dask(labels), pad, mode="constant")
-    # blocks of whole k x k cells, then one output cell per k x k
-    chunks = {ax: _multiple(x.chunks[ax], k) for ax in (x.ndim - 2, x.ndim - 1)}
-    x = x.rechunk(chunks)
-    out = tuple(tuple(c // k for c in x.chunks[ax]) for ax in (x.ndim - 2, x.ndim - 1))
-    return x.map_blocks(_block_mode, k, chunks=(*x.chunks[:-2], *out), dtype=x.dtype)
-
-
-def _multiple(chunks: tuple[int, ...], k: int) -> tuple[int, ...]:
-    size = max(k, (max(chunks) // k) * k)
-    total = sum(chunks)
-    return (size,) * (total // size) + ((total % size,) if total % size else ())
-
-
-def _block_mode(a: np.ndarray, k: int) -> np.ndarray:
-    """Most frequent non-zero value of each k x k block of the last two axes."""
-    h, w = a.shape[-2] // k, a.shape[-1] // k
-    blocks = a.reshape(*a.shape[:-2], h, k, w, k)
-    out = np.zeros((*a.shape[:-2], h, w), dtype=a.dtype)
-    best = np.zeros(out.shape, dtype=np.int64)
-    for value in np.unique(a):
-        if value == 0:
-            continue
-        count = (blocks == value).sum(axis=(-3, -1))
-        better = count > best  # strictly: ties keep the smaller value (unique is sorted)
-        out[better] = value
-        best[better] = count[better]
-    return out
+    """(image, scribbles) at 1/k resolution: block means and, per block, its most frequent
+    scribbled class (:func:`convpaint.rescale.downsample_annotations`)."""
+    if np.dtype(annotations.dtype).kind == "f":  # integral floats (checked by the validator)
+        annotations = annotations.astype(np.int64)
+    return downsample_image(canon, k), downsample_annotations(annotations, k)
