@@ -36,26 +36,35 @@ __all__ = [
     "ExtractorSpec",
     "FeatureExtractor",
     "InsufficientMemoryError",
+    "Project",
+    "Suggestion",
     "get_extractor",
     "hookimpl",
     "hookspec",
     "list_extractors",
     "load_model",
+    "suggest",
+    "to_instances",
+    "uncertainty",
 ]
+
+# name -> module of the lazily imported parts (scikit-learn, scikit-image, tomli-w)
+_LAZY = {
+    "ConvpaintModel": "model",
+    "InsufficientMemoryError": "memory",
+    "load_model": "loading",
+    "Project": "project",
+    "Suggestion": "suggest",
+    "suggest": "suggest",
+    "uncertainty": "suggest",
+    "to_instances": "instances",
+}
 
 
 def __getattr__(name: str):
     # keep ``import convpaint`` light: the model pulls in scikit-learn
-    if name == "ConvpaintModel":
-        from .model import ConvpaintModel
+    if name in _LAZY:
+        from importlib import import_module
 
-        return ConvpaintModel
-    if name == "InsufficientMemoryError":
-        from .memory import InsufficientMemoryError
-
-        return InsufficientMemoryError
-    if name == "load_model":
-        from .loading import load_model
-
-        return load_model
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'convpaint' has no attribute {name!r}")

@@ -158,6 +158,7 @@ def info_lines(meta: dict[str, Any]) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     from .cli_segment import add_parser as add_segment
+    from .project_cli import add_parser as add_project
 
     parser = argparse.ArgumentParser(prog="convpaint", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -191,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extractor", "-e", default="ilastik")
     p.set_defaults(func=cmd_demo)
 
+    add_project(sub)
     try:
         from .evaluation.cli import add_parser as add_evaluate
     except ImportError:

@@ -375,6 +375,13 @@ class ConvpaintModel(ModelTraining, ModelOutputs, NamedClasses):
         args = (out, scheduler, smooth, downsample)
         return self._predict(image, axes, False, region, cancel, callback, *args)
 
+    def suggest(self, image: Any, n: int = 3, **options: Any) -> list:
+        """Where to scribble next: the ``n`` boxes where this model is least sure
+        (:func:`convpaint.suggest`; ``annotations=`` excludes painted pixels)."""
+        from .suggest import suggest
+
+        return suggest(self, image, n, **options)
+
     def __repr__(self) -> str:
         state = f"classes={self.classes_.tolist()}" if self.classes_ is not None else "untrained"
         return f"ConvpaintModel(extractor={self.extractor.name!r}, {state})"
