@@ -199,7 +199,7 @@ def _check_axes(shape: tuple[int, ...], axes: str | None) -> str:
 def _check_spacing(spacing: float | Sequence[float] | None, ndim: int) -> tuple[float, ...]:
     if spacing is None:
         return (1.0,) * ndim
-    values = (spacing,) * ndim if np.isscalar(spacing) else tuple(spacing)  # type: ignore[arg-type]
+    values: Any = (spacing,) * ndim if np.isscalar(spacing) else spacing
     try:
         out = tuple(float(v) for v in values)
     except (TypeError, ValueError):
@@ -221,11 +221,9 @@ def _check_float(arr: Any, lazy: bool) -> None:
         raise ValueError("labels must be integer class values; got non-integer floats")
 
 
-def _check_classes(classes: Sequence[int]) -> tuple[int, ...]:
-    if isinstance(classes, (int, np.integer)):
-        classes = [classes]
+def _check_classes(classes: Any) -> tuple[int, ...]:
     out = []
-    for c in classes:
+    for c in [classes] if isinstance(classes, (int, np.integer)) else classes:
         if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)):
             raise TypeError(f"classes must be integer class values, got {c!r}")
         out.append(int(c))
