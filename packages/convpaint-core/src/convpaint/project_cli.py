@@ -117,7 +117,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     project = Project(args.dir)
     n = sum(e.annotated for e in project.images)
-    with progress_bar(n + 1, "training", not args.quiet) as bar:
+    with progress_bar(n + 1, "training", False if args.quiet else None) as bar:
         bar.unit = "image"
 
         def advance(done: int, total: int) -> None:
@@ -134,10 +134,9 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
     project = Project(args.dir)
     model = project.model()
-    model.progress = not args.quiet
-    done = project.segment(
-        args.names, instances=args.instances, proba=args.proba, progress=not args.quiet
-    )
+    show = False if args.quiet else None  # bars on a terminal only
+    model.progress = show
+    done = project.segment(args.names, instances=args.instances, proba=args.proba, progress=show)
     total = len(args.names) if args.names else len(project.names)
     print(
         f"segmented {len(done)} of {total} images ({total - len(done)} already up to date) "

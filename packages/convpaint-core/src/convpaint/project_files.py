@@ -43,6 +43,7 @@ MODEL_KEYS = (
     "smooth",
     "downsample",
     "cache_bytes",
+    "workers",
 )
 INSTANCE_KEYS = ("classes", "min_size", "split_touching")
 #: feature-cache budget of a project's model (training features of all annotated images)
