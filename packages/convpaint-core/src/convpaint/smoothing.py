@@ -71,22 +71,29 @@ def _disk_rows(radius: int) -> tuple[int, ...]:
 
 
 def _window_sum(a: np.ndarray, r: int, footprint: str, dtype: type) -> np.ndarray:
-    """Sum of ``a`` over the window around each pixel of the last two axes (edge-replicated)."""
-    *lead, h, w = a.shape
-    pad = [(0, 0)] * len(lead) + [(r, r), (r, r)]
-    p: np.ndarray = np.pad(a.astype(dtype, copy=False), pad, mode="edge")
+    """Sum of ``a`` over the window around each pixel of the last two axes (edge-replicated),
+    plane by plane (temporaries of one plane)."""
+    out: np.ndarray = np.empty(a.shape, dtype)
+    for idx in np.ndindex(*a.shape[:-2]):
+        out[idx] = _plane_sum(a[idx], r, footprint, dtype)
+    return out
+
+
+def _plane_sum(a: np.ndarray, r: int, footprint: str, dtype: type) -> np.ndarray:
+    h, w = a.shape
+    p: np.ndarray = np.pad(a.astype(dtype, copy=False), r, mode="edge")
     if footprint == "box":  # separable: rows, then columns
-        rows = p[..., 0:h, :].copy()
+        rows = p[0:h].copy()
         for dy in range(1, 2 * r + 1):
-            rows += p[..., dy : dy + h, :]
-        out = rows[..., 0:w].copy()
+            rows += p[dy : dy + h]
+        out = rows[:, 0:w].copy()
         for dx in range(1, 2 * r + 1):
-            out += rows[..., dx : dx + w]
+            out += rows[:, dx : dx + w]
         return out
-    out = np.zeros((*lead, h, w), dtype)
+    out = np.zeros((h, w), dtype)
     for dy, half in enumerate(_disk_rows(r)):
         for dx in range(r - half, r + half + 1):
-            out += p[..., dy : dy + h, dx : dx + w]
+            out += p[dy : dy + h, dx : dx + w]
     return out
 
 
