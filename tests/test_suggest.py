@@ -209,3 +209,20 @@ def test_suggest_with_a_model_points_at_the_unseen_texture():
     assert suggest(None, img, 3, annotations=ann, box=32, proba=proba) == out
     (r,) = suggest(model, img, 1, annotations=ann, box=32, region=(slice(None), slice(0, 128)))
     assert r.box[1].stop <= 128 and r.score < out[0].score
+
+
+def test_suggest_with_a_model_on_a_stack():
+    from convpaint import ConvpaintModel
+
+    img, ann = _textures()
+    rng = np.random.default_rng(1)
+    known = np.where(np.arange(img.shape[1]) < 128, img, 0.2 + rng.normal(0, 0.05, img.shape))
+    stack = np.stack([known.astype(np.float32), img])  # plane 1 holds the unseen texture
+    sann = np.stack([ann, ann])
+    model = ConvpaintModel("ilastik", n_estimators=30, progress=False, workers=1)
+    model.train(stack, sann, axes="ZYX")
+    out = suggest(model, stack, 2, annotations=sann, axes="ZYX", box=32)
+    assert [s.box[0] for s in out] == [1, 1] and all(s.box[2].start >= 120 for s in out)
+    (s,) = suggest(model, stack, 1, annotations=sann, axes="ZYX", box=32, region=(0,))
+    assert s.box[0] == 0 and s.score < out[-1].score
+    assert stack[s.box].shape == (32, 32)
