@@ -312,8 +312,15 @@ def main(argv: list[str] | None = None) -> int:
         e: statistics.fmean(c["fg_iou"][e] for c in cases) for e in args.extractors
     }  # semantic quality, for context
     meta = {
-        "images": f"{args.images} fluorescence + {args.he} H&E of {args.data.name}"
-        f" (offset {args.offset}: " + " ".join(c["index"] for c in cases) + ")",
+        "images": f"{args.images} fluorescence + {args.he} H&E of {args.data.name} (offset "
+        f"{args.offset}: "
+        + " ".join(c["index"] for c in cases if c["modality"] != "3-D")
+        + ")"
+        + (
+            ", 3-D: stardist_bundled img3d.tif"
+            if any(c["modality"] == "3-D" for c in cases)
+            else ""
+        ),
         "scribbles": f"generate_scribbles(mask > 0, {args.coverage}, seed={args.seed})",
         "vgg16 weights": "random-initialised checkpoint (seed 0) of the anchor"
         if weights != "random"
