@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from ilastik_testutils import smooth_noise
 
-from convpaint_ilastik import IlastikFilters, fast
+from convpaint_ilastik import IlastikFilters, fast, opencv
 from convpaint_ilastik.filters import filter_bank
 
 needs_ff = pytest.mark.skipif(not fast.available(), reason="fastfilters2 is not installed")
@@ -39,7 +39,8 @@ def test_backends_agree(plane: np.ndarray) -> None:
 
 
 def test_auto_backend_choice() -> None:
-    assert IlastikFilters().uses_fastfilters == fast.available()
+    """auto: OpenCV first, then fastfilters2 (see test_opencv_backend.py)."""
+    assert IlastikFilters().uses_fastfilters == (fast.available() and not opencv.available())
     assert not IlastikFilters(backend="scipy").uses_fastfilters
     if not fast.available():
         with pytest.raises(ImportError, match=r"convpaint-ilastik\[fast\]"):
@@ -54,8 +55,10 @@ def test_small_planes_never_crash() -> None:
     code = textwrap.dedent(
         f"""
         import numpy as np
-        from convpaint_ilastik import IlastikFilters, fast
+        from convpaint_ilastik import IlastikFilters, fast, opencv
         exs = [IlastikFilters(backend=b) for b in ("auto", "scipy")]
+        if fast.available():
+            exs[0] = IlastikFilters(backend="fastfilters")
         for shape in {SMALL!r}:
             x = np.random.default_rng(0).random((1, *shape), dtype=np.float32)
             outs = [ex.extract(x) for ex in exs]

@@ -75,7 +75,7 @@ def test_feature_order_is_canonical() -> None:
         ({"sigmas": [-1.0]}, "0.3, 0.7, 1.0"),
         ({"sigmas": [float("nan")]}, "finite"),
         ({"sigmas": ["big"]}, "sigmas"),
-        ({"backend": "gpu"}, "allowed: auto, scipy, fastfilters"),
+        ({"backend": "gpu"}, "allowed: auto, opencv, fastfilters, scipy"),
     ],
 )
 def test_bad_options(options: dict, match: str) -> None:

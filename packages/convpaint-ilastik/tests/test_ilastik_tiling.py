@@ -7,9 +7,13 @@ import pytest
 from ilastik_testutils import smooth_noise
 
 from convpaint_ilastik import IlastikFilters
-from convpaint_ilastik.fast import available
+from convpaint_ilastik import fast, opencv
 
-BACKENDS = ["auto", "scipy"] + (["fastfilters"] if available() else [])
+BACKENDS = (
+    ["auto", "scipy"]
+    + (["fastfilters"] if fast.available() else [])
+    + (["opencv"] if opencv.available() else [])
+)
 
 
 def _crops(shape: tuple[int, ...], h: int, n: int, seed: int):

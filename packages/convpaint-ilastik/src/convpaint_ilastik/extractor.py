@@ -10,16 +10,23 @@ import numpy as np
 
 from convpaint import FeatureExtractor
 
-from . import fast
+from . import fast, opencv
 from .filters import DOG_RATIO, FILTERS, filter_bank, max_radius, n_components
 
 #: ilastik's scales (napari-ilastik / ilastik "maximal combination")
 SIGMAS: tuple[float, ...] = (0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
-BACKENDS: tuple[str, ...] = ("auto", "scipy", "fastfilters")
+BACKENDS: tuple[str, ...] = ("auto", "opencv", "fastfilters", "scipy")
 #: allowed scales: below 0.1 a kernel is a single tap (and 1/sigma**2 overflows for tiny
 #: values); above 64 the halo (about 3.5 sigma + 1.5 sigma for the structure tensor, 320 px
 #: at 64) outgrows any useful tile
 SIGMA_MIN, SIGMA_MAX = 0.1, 64.0
+
+
+def resolve_backend() -> str:
+    """What ``backend="auto"`` uses for planes here: opencv, else fastfilters, else scipy."""
+    if opencv.available():
+        return "opencv"
+    return "fastfilters" if fast.available() else "scipy"
 
 
 def _check_filters(filters: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -78,8 +85,12 @@ class IlastikFilters(FeatureExtractor):
     sigmas : scales with ``SIGMA_MIN <= sigma <= SIGMA_MAX`` (0.1 <= sigma <= 64);
         default ``SIGMAS`` (0.3 ... 10). Anything else (NaN, inf, 0, negative, empty,
         non-numeric) is a ``ValueError`` naming ``sigmas`` and the range.
-    backend : ``"auto"`` (fastfilters2 for planes when installed, else scipy),
-        ``"scipy"`` or ``"fastfilters"``. Volumes always use scipy.
+    backend : how 2-D planes are filtered: ``"auto"`` (OpenCV when installed, else
+        fastfilters2 when installed, else scipy), ``"opencv"``, ``"fastfilters"`` or
+        ``"scipy"``. Volumes always use scipy. The backends agree to < 1e-5 (float32
+        rounding); model files store the option as given, so an ``"auto"`` model
+        loaded where another backend is installed gives features that differ by
+        that much (``plane_backend`` says which one runs).
     """
 
     name = "ilastik"
@@ -105,13 +116,24 @@ class IlastikFilters(FeatureExtractor):
             raise ImportError(
                 "backend='fastfilters' needs fastfilters2: pip install 'convpaint-ilastik[fast]'"
             )
+        if backend == "opencv" and not opencv.available():
+            raise ImportError(
+                "backend='opencv' needs OpenCV: pip install 'convpaint-ilastik[fast]'"
+            )
         self.backend = backend
         self.padding = max_radius(self.filters, self.sigmas)
 
     @property
+    def plane_backend(self) -> str:
+        """The backend that filters 2-D planes: ``"opencv"``, ``"fastfilters"`` or ``"scipy"``."""
+        if self.backend != "auto":
+            return self.backend
+        return resolve_backend()
+
+    @property
     def uses_fastfilters(self) -> bool:
         """Whether 2-D planes go through fastfilters2."""
-        return self.backend == "fastfilters" or (self.backend == "auto" and fast.available())
+        return self.plane_backend == "fastfilters"
 
     def get_options(self) -> dict[str, Any]:
         return {"filters": list(self.filters), "sigmas": list(self.sigmas), "backend": self.backend}
@@ -141,7 +163,11 @@ class IlastikFilters(FeatureExtractor):
 
     def _blocks(self, x: np.ndarray, crop: tuple[slice, ...]):
         """Yield ``(filter, sigma, features[crop])`` for one padded 2-D or 3-D array."""
-        if x.ndim != 2 or not self.uses_fastfilters:
+        backend = self.plane_backend if x.ndim == 2 else "scipy"
+        if backend == "opencv":
+            yield from opencv.filter_bank(x, self.filters, self.sigmas, crop)
+            return
+        if backend == "scipy":
             yield from filter_bank(x, self.filters, self.sigmas, crop)
             return
         dog = "difference_of_gaussians" in self.filters
