@@ -223,3 +223,15 @@ def test_bad_labels():
         to_instances(np.array([["a", "b"]]))
     with pytest.raises(ValueError, match="pass axes="):
         to_instances(np.ones((3, 4, 5), np.uint8))
+
+
+def test_lazy_default_classes_zarr_and_bool_inputs():
+    labels, _ = disks((90, 110), THREE)
+    eager = to_instances(labels)
+    lazy = to_instances(da.from_array(labels, chunks=30))  # default classes read lazily
+    assert isinstance(lazy, da.Array) and np.array_equal(lazy.compute(), eager)
+    zarr = pytest.importorskip("zarr")
+    z = zarr.create_array(store={}, shape=labels.shape, chunks=(30, 30), dtype=labels.dtype)
+    z[:] = labels
+    assert np.array_equal(np.asarray(to_instances(z)), eager)
+    assert np.array_equal(to_instances(labels == 2), eager)  # True = objects

@@ -18,6 +18,7 @@ class in the order of the seeds (raster order).  The result is deterministic.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -403,11 +404,10 @@ def _merge_small(lab: np.ndarray, min_size: int, structure: np.ndarray) -> np.nd
 
 def _relabel(lab: np.ndarray) -> tuple[np.ndarray, int]:
     """Consecutive ids 1..k in the order of the old ones."""
-    present = np.flatnonzero(np.bincount(lab.ravel()))
-    present = present[present > 0]
-    lookup = np.zeros(int(lab.max()) + 1 if lab.size else 1, np.int32)
-    lookup[present] = np.arange(1, present.size + 1, dtype=np.int32)
-    return lookup[lab], int(present.size)
+    from skimage.segmentation import relabel_sequential
+
+    out, forward, _ = relabel_sequential(lab)
+    return out.astype(np.int32, copy=False), int(np.count_nonzero(forward.out_values))
 
 
 def _block_instances(block: np.ndarray, *options: Any) -> tuple[np.ndarray, int]:
@@ -420,10 +420,6 @@ def _shift(result: tuple[np.ndarray, int], offset: int) -> np.ndarray:
     if offset + n > _INT32:
         raise ValueError(f"more than {_INT32} instances: they do not fit int32 ids")
     return np.where(ids > 0, ids + np.int32(offset), np.int32(0)).astype(np.int32)
-
-
-def _count(result: tuple[np.ndarray, int]) -> int:
-    return result[1]
 
 
 # -- lazy ---------------------------------------------------------------------------------
@@ -444,7 +440,7 @@ def _lazy(x: Any, lead_shape: tuple, unit_shape: tuple, n_units: int, options: t
     blocks = units.to_delayed().ravel()
     run = dask.delayed(_block_instances, pure=True)
     shift = dask.delayed(_shift, pure=True)
-    count = dask.delayed(_count, pure=True)
+    count = dask.delayed(operator.itemgetter(1), pure=True)
     parts, offset = [], 0
     for block in blocks:
         res = run(block, *options)
