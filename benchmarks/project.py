@@ -11,7 +11,7 @@ The images are synthetic (bright disks of random size on a noisy uneven backgrou
 uint8 TIFFs in a temporary folder); scribbles come from their masks with
 :func:`convpaint.scribbles.generate_scribbles` (0.5 % coverage).  Each step runs in its
 own child process (``python -m convpaint.project_cli ...``), so that its peak RSS
-(``ru_maxrss``) is its own.  The kill/resume check copies the trained project,
+(``VmHWM``, else ``ru_maxrss``) is its own.  The kill/resume check copies the trained project,
 starts ``project segment`` in the copy, SIGKILLs it once a few outputs exist, runs it
 again and compares every output with those of the uninterrupted run.
 """
@@ -32,11 +32,20 @@ import numpy as np
 
 CHILD = r"""
 import json, resource, sys, time
+from pathlib import Path
 from convpaint.project_cli import main
+
+def peak_mb():  # VmHWM is this process's own; ru_maxrss may keep the forking parent's
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
 t0 = time.perf_counter()
 rc = main(sys.argv[1:])
-print(json.dumps({"rc": rc, "wall_s": time.perf_counter() - t0,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"rc": rc, "wall_s": time.perf_counter() - t0, "peak_rss_mb": peak_mb()}))
 """
 
 
@@ -120,6 +129,7 @@ def main() -> None:
     ap.add_argument("--extractor", default="ilastik")
     ap.add_argument("--instances", action="store_true", help="segment with --instances too")
     ap.add_argument("--keep", type=Path, help="build the project here instead of a temp dir")
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
 
     from convpaint.project import Project
@@ -158,6 +168,10 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
     n, k, s = args.images, args.annotated, args.size
+    if args.json:
+        figures = {"images": n, "annotated": k, "size": s, "extractor": args.extractor}
+        figures.update(train=train, segment=segment, again=again, resume=check)
+        args.json.write_text(json.dumps(figures, indent=1))
     print(f"\n### Project of {n} images of {s}², annotated {k}, extractor {args.extractor}\n")
     print("| step | wall time (s) | peak RSS (MiB) |")
     print("|---|---:|---:|")

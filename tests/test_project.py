@@ -356,3 +356,23 @@ def test_images_folder_and_create(tmp_path):
     tifffile.imwrite(other, np.zeros((5, 6), np.uint8))
     assert Project(project.path, images=[other]).names == ["a", "b", "c"]
     assert Project(project.path, create=True).names == ["a", "b", "c"]
+
+
+def test_cancel_leaves_the_project_as_it_was(tmp_path):
+    import threading
+
+    from convpaint import Cancelled
+
+    project, truths = _make(tmp_path, n=3)
+    project.save_annotations("im0", _scribbles(truths["im0"]))
+    event = threading.Event()
+    event.set()
+    with pytest.raises(Cancelled):
+        project.train(cancel=event)
+    assert not project.model_path.exists()
+    project.train()
+    event.clear()
+    with pytest.raises(Cancelled):  # cancelled after the first image
+        project.segment(cancel=event, callback=lambda done, total: event.set())
+    assert [e.segmented for e in project.images] == [True, False, False]
+    assert project.segment() == ["im1", "im2"]

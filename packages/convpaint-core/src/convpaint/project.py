@@ -100,7 +100,7 @@ class Project:
         extractor: str = "ilastik",
         options: Mapping[str, Any] | None = None,
         axes: str | None = None,
-        class_names: Mapping[int, str] | None = None,
+        class_names: Mapping[Any, str] | None = None,
         model: Mapping[str, Any] | None = None,
     ) -> Project:
         """Create a project folder (refused when it is one already); the settings are
@@ -233,13 +233,12 @@ class Project:
 
     def spatial(self, name: str) -> tuple[tuple[int, ...], str]:
         """(spatial shape, spatial axes) of an image: the shape of its annotations."""
-        entry = self.image(name)
+        path = self._source(name)
+        shape, _, file_axes = files.image_header(path)
         try:
-            return files.spatial_shape(entry.shape, entry.axes)
+            return files.spatial_shape(shape, self.settings.get("axes") or file_axes)
         except ValueError as exc:
-            raise ValueError(
-                f"image {name!r} ({entry.path}): {exc}; set axes in project.toml"
-            ) from None
+            raise ValueError(f"image {name!r} ({path}): {exc}; set axes in project.toml") from None
 
     def open_image(self, name: str, lazy: bool = True) -> tuple[Any, str | None]:
         """(array, axes) of an image; lazily read where the format allows."""
@@ -351,7 +350,10 @@ class Project:
             budget -= e.nbytes if whole else 0
             array, ax = self.open_image(e.name, lazy=not whole)
             images.append(array)
-            labels.append(self._training_annotations(e, lazy=not whole))
+            shape, _ = self.spatial(e.name)
+            labels.append(
+                files.training_annotations(self.annotation_path(e.name), shape, not whole)
+            )
             axes.add(ax)
         if len(axes) > 1:
             raise ValueError(f"the annotated images have different axes {sorted(map(str, axes))}")
@@ -378,22 +380,6 @@ class Project:
         if callback is not None:
             callback(total, total)
         return model
-
-    def _training_annotations(self, entry: ImageEntry, lazy: bool) -> Any:
-        """Annotations for training: a lazy TIFF view for lazy images (header checked),
-        else read and checked whole."""
-        shape, _ = self.spatial(entry.name)
-        path = self.annotation_path(entry.name)
-        if lazy:
-            try:
-                from .ome import open_tiff
-
-                view = open_tiff(path).array
-            except ImportError:
-                return files.read_annotation_file(path, shape)
-            files.check_kind_shape(view.dtype, tuple(view.shape), shape, str(path))
-            return view
-        return files.read_annotation_file(path, shape)
 
     # -- segmentation --------------------------------------------------------------------
     @property
@@ -465,34 +451,21 @@ class Project:
         return same and record.get("file") == files.signature(self.output_path(name, kind))
 
     def _segment_one(self, name: str, model: Any, todo: list[str], cancel: Any, lazy) -> None:
-        entry = self.image(name)
-        array, axes = self.open_image(
-            name, lazy=lazy if lazy is not None else entry.nbytes > EAGER_BYTES
+        path = self._source(name)
+        shape, dtype, _ = files.image_header(path)
+        whole = not lazy if lazy is not None else math.prod(shape) * dtype.itemsize <= EAGER_BYTES
+        array, axes = self.open_image(name, lazy=not whole)
+        files.write_outputs(
+            model,
+            array,
+            axes,
+            todo,
+            {k: self.output_path(name, k) for k in files.OUTPUT_DIRS},
+            self.spatial(name),
+            self.settings.get("instances", {}),
+            self.class_names,
+            cancel,
         )
-        labels = None
-        if "labels" in todo:
-            labels = _computed(model.segment(array, axes=axes, cancel=cancel))
-            files.write_tiff(self.output_path(name), labels)
-        if "instances" in todo:
-            from .instances import to_instances
-
-            if labels is None:
-                labels = files.read_annotation_file(self.output_path(name), self.spatial(name)[0])
-            opts = dict(self.settings.get("instances", {}))
-            if "classes" in opts:
-                opts["classes"] = [int(c) for c in opts["classes"]]
-            ids = to_instances(
-                labels,
-                axes=self.spatial(name)[1],
-                class_names=self.class_names or None,
-                **opts,
-            )
-            files.write_tiff(self.output_path(name, "instances"), np.asarray(ids))
-        if "proba" in todo:
-            proba = _computed(model.predict_proba(array, axes=axes, cancel=cancel))
-            files.write_tiff(
-                self.output_path(name, "proba"), proba.astype(np.float32), compress=False
-            )
 
     # -- summary -------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -520,8 +493,3 @@ class Project:
             f"Project({str(self.path)!r}, {s['images']} images, {s['annotated']} annotated, "
             f"{s['segmented']} segmented, model {s['model']})"
         )
-
-
-# -- helpers -----------------------------------------------------------------------------
-def _computed(result: Any) -> np.ndarray:
-    return np.asarray(result.compute() if hasattr(result, "compute") else result)

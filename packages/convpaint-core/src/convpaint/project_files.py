@@ -271,6 +271,59 @@ def write_tiff(path: Path, data: np.ndarray, compress: bool = True) -> None:
         tifffile.imwrite(tmp, data, compression="zlib" if compress else None)
 
 
+def training_annotations(path: Path, shape: tuple[int, ...], lazy: bool) -> Any:
+    """Annotations for training: a lazy TIFF view (dtype and shape checked from the
+    header) for lazily read images, else read and checked whole."""
+    if lazy:
+        try:
+            from .ome import open_tiff
+
+            view = open_tiff(path).array
+        except ImportError:  # no zarr
+            return read_annotation_file(path, shape)
+        check_kind_shape(view.dtype, tuple(view.shape), shape, str(path))
+        return view
+    return read_annotation_file(path, shape)
+
+
+def write_outputs(
+    model: Any,
+    image: Any,
+    axes: str | None,
+    todo: list[str],
+    paths: Mapping[str, Path],
+    spatial: tuple[tuple[int, ...], str],
+    instance_settings: dict[str, Any],
+    class_names: Mapping[int, str],
+    cancel: Any = None,
+) -> None:
+    """Segment ``image`` into the outputs ``todo`` ("labels", "instances", "proba") at
+    ``paths`` (kind -> path), each written atomically; ``spatial``: (shape, axes) of the
+    labels.  Instances come from the labels (read back when those are current)."""
+    labels = None
+    if "labels" in todo:
+        labels = _computed(model.segment(image, axes=axes, cancel=cancel))
+        write_tiff(paths["labels"], labels)
+    if "instances" in todo:
+        from .instances import to_instances
+
+        if labels is None:
+            labels = read_annotation_file(paths["labels"], spatial[0])
+        opts = dict(instance_settings)
+        if "classes" in opts:
+            opts["classes"] = [int(c) for c in opts["classes"]]
+        names = dict(class_names) or None
+        ids = to_instances(labels, axes=spatial[1], class_names=names, **opts)
+        write_tiff(paths["instances"], np.asarray(ids))
+    if "proba" in todo:
+        proba = _computed(model.predict_proba(image, axes=axes, cancel=cancel))
+        write_tiff(paths["proba"], proba.astype(np.float32), compress=False)
+
+
+def _computed(result: Any) -> np.ndarray:
+    return np.asarray(result.compute() if hasattr(result, "compute") else result)
+
+
 # -- settings ---------------------------------------------------------------------------
 def build_model(settings: Mapping[str, Any]) -> Any:
     """An untrained ConvpaintModel from a project's settings."""
