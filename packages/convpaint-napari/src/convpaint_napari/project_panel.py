@@ -1,0 +1,562 @@
+"""The Project tab: a folder of images trained and segmented together
+(:class:`convpaint.Project`).
+
+A table of the project's images (shape, annotated, segmented, changed since); one click
+opens an image with its annotations (layers named after the image); what is painted is
+saved to ``annotations/<image>.tif`` at most ``AUTOSAVE_MS`` after a stroke (atomically:
+a crash loses at most the last half second of painting); Train fits the project's model
+on every annotated image and saves ``model.npz``; Segment writes ``segmentations/`` (and
+``instances/``, ``probabilities/``) in the background with progress and Cancel, through
+the host widget's job runner (one job at a time, jobs named ``"Project: ..."``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from napari.utils.notifications import show_error
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+import convpaint
+
+from .worker import Outcome, one_line
+
+AUTOSAVE_MS = 500  # annotations are written at most this long after the first unsaved stroke
+JOB_PREFIX = "Project: "  # names of the jobs this panel runs on the host's runner
+COLUMNS = ("Image", "Shape", "Annotated", "Segmented", "Changed since")
+ANNOTATIONS_SUFFIX = " annotations"
+SEGMENTATION_SUFFIX = " segmentation"
+
+
+def _tick(flag: bool) -> str:
+    return "✓" if flag else ""
+
+
+def _layer_axes(axes: str, shape: tuple[int, ...]) -> tuple[bool, list[str]]:
+    """(rgb, axis labels of the napari image layer) for an image with ``axes``."""
+    rgb = axes.endswith("C") and shape[-1] in (3, 4)
+    shown = axes[:-1] if rgb else axes
+    return rgb, [a.lower() for a in shown]
+
+
+class ProjectPanel(QWidget):
+    """The Project tab.  ``host``: the Convpaint widget (``.model``, ``.runner``;
+    optional ``set_model(model)`` and ``select_layers(image, annotations)``)."""
+
+    def __init__(self, viewer: Any, host: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = viewer
+        self.host = host
+        self.project: convpaint.Project | None = None
+        self.current: str | None = None  # the image opened in the viewer
+        self.image_layer: Any = None
+        self.annotations_layer: Any = None
+        self._segmentation_layer: Any = None
+        self.last_outcome: Outcome | None = None
+        self._unsaved = False
+        self._running = False  # a job of this panel runs on the host's runner
+        self._build()
+        self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.save_now)
+        self._connect()
+        self._update_buttons()
+
+    # -- layout --------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.path_label = QLabel("No project open.")
+        self.path_label.setWordWrap(True)
+        self.open_button = QPushButton("Open / create…")
+        self.open_button.setToolTip(
+            "open a project folder, or make one: an empty folder, or a folder of images"
+        )
+        self.add_button = QPushButton("Add images…")
+        self.add_button.setToolTip("list more image files in the project (project.toml)")
+        top = QHBoxLayout()
+        top.addWidget(self.open_button)
+        top.addWidget(self.add_button)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for i in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(i, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setToolTip(
+            "double-click an image to open it with its annotations; "
+            "'changed since': segmented by another model or from older annotations"
+        )
+
+        self.previous_button = QPushButton("◀ Previous")
+        self.open_image_button = QPushButton("Open image")
+        self.next_button = QPushButton("Next ▶")
+        self.train_button = QPushButton("Train on annotated")
+        self.train_button.setToolTip("train the project's model on every annotated image")
+        self.segment_selected_button = QPushButton("Segment selected")
+        self.segment_all_button = QPushButton("Segment all")
+        self.segment_all_button.setToolTip(
+            "segment every image to segmentations/ (up-to-date outputs are kept)"
+        )
+        self.instances_check = QCheckBox("Instances")
+        self.instances_check.setToolTip("also write instance ids to instances/")
+        self.proba_check = QCheckBox("Probabilities")
+        self.proba_check.setToolTip("also write class probabilities to probabilities/")
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.status = QLabel("Open or create a project folder.")
+        self.status.setWordWrap(True)
+
+        grid = QGridLayout()
+        grid.addWidget(self.previous_button, 0, 0)
+        grid.addWidget(self.open_image_button, 0, 1)
+        grid.addWidget(self.next_button, 0, 2)
+        grid.addWidget(self.train_button, 1, 0)
+        grid.addWidget(self.segment_selected_button, 1, 1)
+        grid.addWidget(self.segment_all_button, 1, 2)
+        grid.addWidget(self.instances_check, 2, 0)
+        grid.addWidget(self.proba_check, 2, 1)
+        grid.addWidget(self.progress, 3, 0, 1, 2)
+        grid.addWidget(self.cancel_button, 3, 2)
+
+        root = QVBoxLayout(self)
+        root.addWidget(self.path_label)
+        root.addLayout(top)
+        root.addWidget(self.table, 1)
+        root.addLayout(grid)
+        root.addWidget(self.status)
+
+    def _connect(self) -> None:
+        self.open_button.clicked.connect(self.open_dialog)
+        self.add_button.clicked.connect(self.add_dialog)
+        self.table.cellDoubleClicked.connect(lambda row, _: self.open_image(self._name_at(row)))
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.open_image_button.clicked.connect(self._open_selected)
+        self.previous_button.clicked.connect(self.previous_image)
+        self.next_button.clicked.connect(self.next_image)
+        self.train_button.clicked.connect(self.train)
+        self.segment_selected_button.clicked.connect(self.segment_selected)
+        self.segment_all_button.clicked.connect(self.segment_all)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.host.runner.progress.connect(self._on_progress)
+        self.host.runner.finished.connect(self._on_finished)
+
+    # -- the project ---------------------------------------------------------------------
+    def open(self, path: str | Path) -> convpaint.Project | None:
+        """Open the project at ``path``; a folder that is not one becomes one (its own
+        images, if it holds any, are listed in project.toml)."""
+        self.save_now()
+        path = Path(path)
+        try:
+            if not (path / "project.toml").is_file() and path.is_dir():
+                from convpaint.project_files import find_images
+
+                own = find_images(path)
+                project = convpaint.Project(path, create=True, images=own or None)
+            else:
+                project = convpaint.Project(path, create=True)
+            project.images  # noqa: B018 -- name clashes and unreadable images: refused now
+        except Exception as exc:
+            self.error(one_line(exc))
+            return None
+        self.project, self.current = project, None
+        self.path_label.setText(f"Project: {project.path}")
+        self.refresh()
+        n = self.table.rowCount()
+        self.status.setText(
+            f"{n} image{'s' * (n != 1)}; double-click one to open it."
+            if n
+            else "No images yet: put them in images/ or press Add images…"
+        )
+        return project
+
+    def open_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open or create a project folder")
+        if path:
+            self.open(path)
+
+    def add_images(self, paths: list[str | Path]) -> list[Path]:
+        """List image files in the project; returns the new ones."""
+        if self.project is None:
+            self.error("open a project first")
+            return []
+        try:
+            new = self.project.add_images([str(p) for p in paths])
+        except Exception as exc:
+            self.error(one_line(exc))
+            return []
+        self.refresh()
+        return new
+
+    def add_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add images to the project")
+        if paths:
+            self.add_images(paths)
+
+    # -- the table -----------------------------------------------------------------------
+    @property
+    def names(self) -> list[str]:
+        return [self._name_at(r) for r in range(self.table.rowCount())]
+
+    def _name_at(self, row: int) -> str:
+        return self.table.item(row, 0).text()
+
+    def refresh(self) -> None:
+        """Re-read every image's state into the table (keeping the selection)."""
+        selected = set(self.selected_names())
+        entries = self.project.images if self.project is not None else []
+        self.table.setRowCount(len(entries))
+        for row, e in enumerate(entries):
+            self._fill_row(row, e)
+        self.table.clearSelection()
+        for row, e in enumerate(entries):
+            if e.name in selected:
+                self.table.selectRow(row)
+        self._update_buttons()
+
+    def _fill_row(self, row: int, entry: Any) -> None:
+        values = (
+            entry.name,
+            " × ".join(map(str, entry.shape)),
+            _tick(entry.annotated),
+            _tick(entry.segmented),
+            _tick(entry.stale),
+        )
+        for col, text in enumerate(values):
+            item = QTableWidgetItem(text)
+            if col:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            if entry.name == self.current:
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
+            self.table.setItem(row, col, item)
+
+    def _refresh_row(self, name: str) -> None:
+        if self.project is None or name not in self.names:
+            return
+        self._fill_row(self.names.index(name), self.project.image(name))
+
+    def selected_names(self) -> list[str]:
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        return [self._name_at(r) for r in rows]
+
+    def row_state(self, name: str) -> dict[str, bool]:
+        """The table's ticks of image ``name`` (annotated, segmented, changed since)."""
+        row = self.names.index(name)
+        keys = ("annotated", "segmented", "stale")
+        return {
+            k: bool(self.table.item(row, c).text()) for k, c in zip(keys, (2, 3, 4), strict=True)
+        }
+
+    def _update_buttons(self) -> None:
+        has = self.project is not None and self.table.rowCount() > 0
+        busy = self._busy()
+        self.add_button.setEnabled(self.project is not None and not busy)
+        for b in (self.previous_button, self.next_button):
+            b.setEnabled(has)
+        self.open_image_button.setEnabled(bool(self.selected_names()))
+        self.train_button.setEnabled(has and not busy)
+        self.segment_all_button.setEnabled(has and not busy)
+        self.segment_selected_button.setEnabled(bool(self.selected_names()) and not busy)
+        self.cancel_button.setEnabled(busy)
+
+    # -- images in the viewer ------------------------------------------------------------
+    def _open_selected(self) -> None:
+        names = self.selected_names()
+        if names:
+            self.open_image(names[0])
+
+    def next_image(self) -> str | None:
+        return self._step(+1)
+
+    def previous_image(self) -> str | None:
+        return self._step(-1)
+
+    def _step(self, step: int) -> str | None:
+        names = self.names
+        if not names:
+            return None
+        i = names.index(self.current) + step if self.current in names else 0
+        name = names[i % len(names)]
+        return name if self.open_image(name) else None
+
+    def open_image(self, name: str) -> bool:
+        """Show image ``name`` and its annotations (layers "<name>" and "<name>
+        annotations"; its segmentation too when there is one), replacing the last
+        image opened from the project; the annotations are autosaved."""
+        if self.project is None:
+            self.error("open a project first")
+            return False
+        self.save_now()
+        try:
+            entry = self.project.image(name)
+            from convpaint.axes import resolve_axes
+            from convpaint.project import EAGER_BYTES
+
+            data, axes = self.project.open_image(name, lazy=entry.nbytes > EAGER_BYTES)
+
+            axes = resolve_axes(tuple(data.shape), axes).axes
+            annotations = self.project.read_annotations(name)
+            segmentation = self._read_segmentation(name, annotations.shape)
+        except Exception as exc:
+            self.error(f"cannot open {name!r}: {one_line(exc)}")
+            return False
+        self._watch(None)
+        rgb, labels = _layer_axes(axes, tuple(data.shape))
+        self.image_layer = self._put(
+            self.image_layer, self.viewer.add_image, data, name, rgb=rgb, axis_labels=labels
+        )
+        if segmentation is None:
+            self._remove(self._segmentation_layer)
+            self._segmentation_layer = None
+        else:
+            self._show_segmentation(name, segmentation, visible=False)
+        ann = [a.lower() for a in axes if a != "C"]
+        layer = self._put(
+            self.annotations_layer, self.viewer.add_labels, annotations,
+            name + ANNOTATIONS_SUFFIX, axis_labels=ann,
+        )  # fmt: skip
+        layer.mode = "paint"
+        layer.brush_size = max(2, min(annotations.shape[-2:]) // 60)
+        layer.selected_label = 1
+        self._watch(layer)
+        self.annotations_layer = layer
+        self.viewer.layers.selection.active = self.annotations_layer
+        self.current = name
+        self._select_in_host(axes)
+        self.refresh()
+        self.status.setText(f"{name}: paint; annotations are saved as you go.")
+        return True
+
+    def _read_segmentation(self, name: str, shape: tuple[int, ...]) -> np.ndarray | None:
+        assert self.project is not None
+        path = self.project.output_path(name)
+        if not path.is_file():
+            return None
+        from convpaint.io import read_image
+
+        seg = read_image(path)
+        return seg if seg.shape == shape else None
+
+    def _select_in_host(self, axes: str) -> None:
+        """Make the host work on the opened layers (its own method, else its pickers)."""
+        select = getattr(self.host, "select_layers", None)
+        if callable(select):
+            select(self.image_layer, self.annotations_layer)
+            return
+        for combo, layer in (
+            (getattr(self.host, "image_combo", None), self.image_layer),
+            (getattr(self.host, "annotations_combo", None), self.annotations_layer),
+        ):
+            if combo is not None:
+                combo.setCurrentText(layer.name)
+        edit = getattr(self.host, "axes_edit", None)
+        if edit is not None:
+            edit.setText(axes)
+
+    def _put(self, old: Any, add: Any, data: Any, name: str, **kwargs: Any) -> Any:
+        """``data`` in the layer ``old`` when it fits (same dimensions, RGB or not; keeps
+        its place and display settings), else in a new layer replacing it."""
+        rgb = kwargs.get("rgb", False)
+        fits = (
+            old is not None
+            and old in self.viewer.layers
+            and np.ndim(old.data) == np.ndim(data)
+            and bool(getattr(old, "rgb", False)) == rgb
+        )
+        if not fits:
+            self._remove(old)
+            return add(data, name=name, **kwargs)
+        old.data = data
+        old.name = name
+        if "axis_labels" in kwargs:
+            old.axis_labels = kwargs["axis_labels"]
+        if hasattr(old, "reset_contrast_limits") and not rgb:
+            old.reset_contrast_limits()
+        return old
+
+    def _remove(self, layer: Any) -> None:
+        if layer is not None and layer in self.viewer.layers:
+            self.viewer.layers.remove(layer)
+
+    def _watch(self, layer: Any) -> None:
+        """Autosave ``layer`` (None: stop watching the current annotations layer)."""
+        if layer is None and self.annotations_layer is not None:
+            self.annotations_layer.events.paint.disconnect(self._on_paint)
+            self.annotations_layer.events.data.disconnect(self._on_paint)
+        if layer is not None:
+            layer.events.paint.connect(self._on_paint)
+            layer.events.data.connect(self._on_paint)
+
+    # -- autosave ------------------------------------------------------------------------
+    def _on_paint(self, event: Any = None) -> None:
+        """A stroke: save within ``AUTOSAVE_MS`` (not postponed by further strokes)."""
+        self._unsaved = True
+        if not self.autosave_timer.isActive():
+            self.autosave_timer.start()
+
+    def save_now(self) -> Path | None:
+        """Write the open image's annotations now if they changed (atomically)."""
+        self.autosave_timer.stop()
+        if not self._unsaved or self.project is None or self.current is None:
+            return None
+        layer = self.annotations_layer
+        if layer is None:
+            return None
+        self._unsaved = False
+        try:
+            path = self.project.save_annotations(self.current, np.asarray(layer.data))
+        except Exception as exc:
+            self.error(f"annotations of {self.current!r} not saved: {one_line(exc)}")
+            return None
+        self._refresh_row(self.current)
+        return path
+
+    # -- jobs ----------------------------------------------------------------------------
+    def _busy(self) -> bool:
+        return bool(self.host.runner.busy)
+
+    def _start(self, job: str, fn: Any) -> bool:
+        runner = self.host.runner
+        if runner.busy:
+            self.status.setText(f"{runner.job} is running: wait or cancel it.")
+            return False
+        if self.project is None:
+            self.error("open a project first")
+            return False
+        self.save_now()
+        self.progress.setMaximum(1)
+        self.progress.setValue(0)
+        self.status.setText(f"{job}…")
+        runner.start(JOB_PREFIX + job, fn)
+        self._running = True
+        self._update_buttons()
+        return True
+
+    def train(self) -> bool:
+        """Train the project's model on every annotated image (saved as model.npz)."""
+        project = self.project
+        self.save_now()  # the last strokes count
+        if project is not None and not any(e.annotated for e in project.images):
+            self.error("no image has annotations yet: open one and paint two classes")
+            return False
+        return self._start("training", lambda cancel, cb: project.train(cancel, cb))
+
+    def segment(self, names: list[str] | None = None) -> bool:
+        """Segment ``names`` (None: all) to disk; outputs already current are kept."""
+        project = self.project
+        if project is not None and not project.model_path.is_file():
+            self.error("no trained model in the project: press Train on annotated first")
+            return False
+        instances, proba = self.instances_check.isChecked(), self.proba_check.isChecked()
+
+        def run(cancel: Any, callback: Any) -> list[str]:
+            return project.segment(
+                names,
+                instances=instances,
+                proba=proba,
+                cancel=cancel,
+                callback=callback,
+                progress=False,
+            )
+
+        return self._start("segmenting", run)
+
+    def segment_selected(self) -> bool:
+        names = self.selected_names()
+        if not names:
+            self.error("select images in the table first")
+            return False
+        return self.segment(names)
+
+    def segment_all(self) -> bool:
+        return self.segment(None)
+
+    def cancel(self) -> None:
+        if self._running:
+            self.host.runner.cancel()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if self._running:
+            self.progress.setMaximum(max(total, 1))
+            self.progress.setValue(done)
+
+    def _on_finished(self, outcome: Outcome) -> None:
+        if not self._running:  # the host's job, or another panel's
+            self._update_buttons()
+            return
+        self._running = False
+        self.last_outcome = outcome
+        job = outcome.job[len(JOB_PREFIX) :]
+        if outcome.status == "cancelled":
+            self.status.setText(f"{job.capitalize()}: cancelled.")
+        elif outcome.status == "error":
+            self.error(outcome.message)
+        elif job == "training":
+            self._set_host_model(outcome.value)
+            self.status.setText(
+                f"Trained on {sum(e.annotated for e in self.project.images)} image(s); "
+                "saved model.npz."
+            )
+        else:
+            done = outcome.value or []
+            self.status.setText(
+                f"Segmented {len(done)} image(s) to {self.project.path / 'segmentations'}"
+                + (" (the others were up to date)." if len(done) < self.table.rowCount() else ".")
+            )
+            if self.current in done and self.annotations_layer is not None:
+                seg = self._read_segmentation(self.current, self.annotations_layer.data.shape)
+                if seg is not None:
+                    self._show_segmentation(self.current, seg)
+        if outcome.status == "done":
+            self.progress.setValue(self.progress.maximum())
+        self.refresh()
+
+    def _set_host_model(self, model: Any) -> None:
+        setter = getattr(self.host, "set_model", None)
+        if callable(setter):
+            setter(model)
+        else:
+            self.host.model = model
+
+    def _show_segmentation(self, name: str, segmentation: np.ndarray, visible: bool = True) -> None:
+        """The "<name> segmentation" layer (read-only) below the annotations."""
+        layer = self._put(
+            self._segmentation_layer, self.viewer.add_labels, segmentation,
+            name + SEGMENTATION_SUFFIX, opacity=0.5,
+        )  # fmt: skip
+        layer.editable = False
+        layer.visible = visible
+        self._segmentation_layer = layer
+        if self.annotations_layer is not None:
+            self.viewer.layers.selection.active = self.annotations_layer
+
+    def error(self, message: str) -> None:
+        """Show ``message`` in the status line and as a napari error notification."""
+        self.status.setText(message)
+        show_error(f"Convpaint: {message}")
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 -- Qt's name
+        self.save_now()
+        super().closeEvent(event)
