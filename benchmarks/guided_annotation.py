@@ -236,6 +236,19 @@ def write_doc(text: str, command: str, variant: str = "") -> None:
         Path(tmp).write_text(head + body + tail)
 
 
+def command_line(parser: argparse.ArgumentParser, args, extractors: list[str]) -> str:
+    """The command that reproduces this run: the main options always, others if changed."""
+    parts = [f"--images {args.images} --rounds {args.rounds} --extractors {','.join(extractors)}"]
+    for action in parser._actions:
+        dest = action.dest
+        if dest in ("help", "images", "rounds", "extractors", "doc", "data"):
+            continue
+        value = getattr(args, dest)
+        if value != action.default:
+            parts.append(f"{action.option_strings[0]} {value}")
+    return "python benchmarks/guided_annotation.py " + " ".join(parts) + " --doc"
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=int, default=20, help="images, half fluorescence, half H&E")
@@ -296,8 +309,7 @@ def main(argv=None) -> int:
     )
     print(text)
     if args.doc:
-        flags = " ".join(a for a in (argv if argv is not None else sys.argv[1:]) if a != "--doc")
-        command = f"python benchmarks/guided_annotation.py {flags} --doc".replace("  ", " ")
+        command = command_line(p, args, extractors)
         variant = "" if args.seed_in_box == "peak" else f"{args.seed_in_box} seed in box"
         write_doc(text, command, variant)
     return 0
