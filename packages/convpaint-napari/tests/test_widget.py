@@ -31,7 +31,10 @@ def test_train_from_sample_data_matches_api(viewer, widget, wait):
     expected = expected.train(image, demo_scribbles()).segment(image)
     seg = viewer.layers[SEGMENTATION]
     np.testing.assert_array_equal(seg.data, expected)
-    assert seg.colormap is viewer.layers[ANNOTATIONS].colormap  # same class colours
+    ann_colours = viewer.layers[ANNOTATIONS].colormap.color_dict
+    assert set(ann_colours) >= {1, 2}
+    for value in (1, 2):  # the class table's colours on both layers
+        np.testing.assert_allclose(seg.colormap.color_dict[value], ann_colours[value])
 
 
 def test_segment_all_time_series(viewer, widget, wait):

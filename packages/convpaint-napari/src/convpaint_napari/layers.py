@@ -15,6 +15,9 @@ from napari.layers import Image, Labels
 ANNOTATIONS = "annotations"
 SEGMENTATION = "segmentation"
 PROBABILITIES = "probabilities"
+UNCERTAINTY = "uncertainty"
+INSTANCES = "instances"
+RESULTS = (SEGMENTATION, PROBABILITIES, UNCERTAINTY, INSTANCES)  # never offered as inputs
 
 _LABEL_NAMES = {
     "t": "T", "time": "T", "frame": "T",

@@ -38,7 +38,8 @@ MAIN_OPTIONS: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class ModelSettings:
-    """Everything the form sets; ``build()`` makes the model."""
+    """Everything the form sets (plus the Outputs tab's ``downsample`` and the Model tab's
+    ``device``); ``build()`` makes the model."""
 
     extractor: str = DEFAULT_EXTRACTOR
     options: dict[str, Any] = field(default_factory=dict)
@@ -48,8 +49,13 @@ class ModelSettings:
     n_estimators: int = 100
     max_depth: int | None = None
     seed: int = 0
+    downsample: int = 1
+    device: str | None = None  # a run setting (extractors' ``device=``), never stored
 
     def build(self) -> convpaint.ConvpaintModel:
+        options = dict(self.options)
+        if self.device is not None:
+            options["device"] = self.device
         return convpaint.ConvpaintModel(
             self.extractor,
             scalings=self.scalings,
@@ -58,7 +64,8 @@ class ModelSettings:
             n_estimators=self.n_estimators,
             max_depth=self.max_depth,
             seed=self.seed,
-            **self.options,
+            downsample=self.downsample,
+            **options,
         )
 
     @classmethod
@@ -73,6 +80,7 @@ class ModelSettings:
             n_estimators=int(params.get("n_estimators", 100)),
             max_depth=params.get("max_depth"),
             seed=int(params.get("random_state") or 0),
+            downsample=int(getattr(model, "downsample", 1)),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from napari.layers import Image, Labels
 from qtpy.QtWidgets import QComboBox, QLineEdit
 
@@ -29,8 +30,12 @@ class LayerPickers:
     def names(self) -> tuple[list[str], list[str], str | None]:
         """Image and labels layer names to offer (results left out), preferred annotations."""
         viewer = self.viewer
-        images = [i.name for i in layers.image_layers(viewer) if i.name != layers.PROBABILITIES]
-        labels = [i.name for i in layers.labels_layers(viewer) if i.name != layers.SEGMENTATION]
+        images = [
+            i.name
+            for i in layers.image_layers(viewer)
+            if i.name not in layers.RESULTS and not i.name.startswith("features (")
+        ]
+        labels = [i.name for i in layers.labels_layers(viewer) if i.name not in layers.RESULTS]
         return images, labels, layers.ANNOTATIONS if layers.ANNOTATIONS in labels else None
 
     def refill(self) -> None:
@@ -71,6 +76,24 @@ class LayerPickers:
     def axes(self) -> str:
         """The axes field, checked against the image's shape (ValueError naming both)."""
         return layers.check_axes(self.axes_edit.text(), self.image().data.shape)
+
+    def annotations_problem(self) -> str | None:
+        """Why the chosen annotations layer cannot be used with the image (None: it can)."""
+        ann, image = self.annotations_layer, self.image_layer
+        if ann is None or image is None:
+            return None
+        try:
+            shape = layers.spatial_shape(image.data.shape, self.axes())
+        except ValueError as exc:
+            return str(exc)
+        if tuple(ann.data.shape) != shape:
+            return (
+                f"annotations layer {ann.name!r} has shape {tuple(ann.data.shape)} but image "
+                f"{image.name!r} ({self.axes()}) needs {shape}: pick another layer or press New"
+            )
+        if np.dtype(ann.data.dtype).kind not in "iu":
+            return f"annotations layer {ann.name!r} is not an integer image ({ann.data.dtype})"
+        return None
 
     def plane_region(self) -> tuple[int | slice, ...]:
         """The region of the image that the viewer shows (see :func:`.layers.plane_region`)."""

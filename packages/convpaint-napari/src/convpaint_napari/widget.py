@@ -1,24 +1,28 @@
-"""The Convpaint dock widget: pick an image, paint, train, segment (live), save/load models.
+"""The Convpaint dock widget: pick an image, paint, train, segment (live), classes,
+outputs, model, project and tools.
 
-Wiring only: the controls in :mod:`.panel`, the layer pickers in :mod:`.pickers`, layers
-in :mod:`.layers`, the model form in :mod:`.options`, background jobs in :mod:`.worker`,
-live-mode triggers in :mod:`.live`, the computations in :mod:`.tasks`.
+Wiring only: the controls in :mod:`.panel`, the class table in :mod:`.classes`, the
+outputs in :mod:`.outputs`, the device in :mod:`.device`, the layer pickers in
+:mod:`.pickers`, result layers in :mod:`.results`, the model form in :mod:`.options`,
+background jobs in :mod:`.worker`, live-mode triggers in :mod:`.live` (what is visible:
+:mod:`.view`), the computations in :mod:`.tasks`, keys in :mod:`.shortcuts`.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.layers import Image, Labels
-from qtpy.QtWidgets import QFileDialog
+from qtpy.QtWidgets import QLabel
 
 import convpaint
 
-from . import layers, tasks
+from . import classes, layers, results, shortcuts, tasks, view
 from .live import LiveTrigger
+from .model_actions import ModelActions
 from .options import ModelSettings
 from .panel import ConvpaintPanel
 from .pickers import LayerPickers
@@ -28,7 +32,7 @@ if TYPE_CHECKING:
     import napari
 
 
-class ConvpaintWidget(ConvpaintPanel):
+class ConvpaintWidget(ModelActions, ConvpaintPanel):
     """Dock widget; ``napari_viewer`` is injected by napari."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
@@ -37,6 +41,8 @@ class ConvpaintWidget(ConvpaintPanel):
         self.model: convpaint.ConvpaintModel | None = None
         self._model_settings: ModelSettings | None = None
         self._t0 = 0.0
+        self._job = ""
+        self._watched: Labels | None = None
         self.last_outcome: Outcome | None = None  # how the last job ended
         self.runner = JobRunner(self)
         self.live = LiveTrigger(self.live_update, self)
@@ -44,20 +50,36 @@ class ConvpaintWidget(ConvpaintPanel):
         self.pickers = LayerPickers(
             napari_viewer, self.image_combo, self.annotations_combo, self.axes_edit
         )
+        self.project_panel = self._mount_project()
         self._connect()
+        shortcuts.bind(napari_viewer, self)
         self.refresh_layers()
+
+    def _mount_project(self) -> Any:
+        if find_spec(f"{__package__}.project_panel") is None:
+            self.project_tab.addWidget(QLabel("Projects need convpaint_napari.project_panel."))
+            return None
+        from .project_panel import ProjectPanel
+
+        panel = ProjectPanel(self.viewer, host=self)
+        self.project_tab.addWidget(panel)
+        return panel
 
     def _connect(self) -> None:
         events = self.viewer.layers.events
         for event in (events.inserted, events.removed, events.moved):
             event.connect(self.refresh_layers)
         self.viewer.dims.events.current_step.connect(self.live.poke)
+        view.camera(self.viewer).events.center.connect(self.live.poke)
+        view.camera(self.viewer).events.zoom.connect(self.live.poke)
         self.image_combo.currentTextChanged.connect(self._on_image_changed)
-        self.annotations_combo.currentTextChanged.connect(
-            lambda: self.live.watch(self.annotations_layer)
-        )
+        self.annotations_combo.currentTextChanged.connect(self._on_annotations_changed)
+        self.axes_edit.textChanged.connect(self._check_layers)
         self.new_annotations_button.clicked.connect(self.new_annotations)
         self.form.changed.connect(self._on_form_changed)
+        self.outputs.downsample_changed.connect(self._on_form_changed)
+        self.device_combo.currentIndexChanged.connect(self._on_form_changed)
+        self.classes.changed.connect(self._on_classes_changed)
         self.train_button.clicked.connect(self.train)
         self.segment_plane_button.clicked.connect(self.segment_plane)
         self.segment_all_button.clicked.connect(self.segment_all)
@@ -65,7 +87,11 @@ class ConvpaintWidget(ConvpaintPanel):
         self.cancel_button.clicked.connect(self.runner.cancel)
         self.save_button.clicked.connect(self._save_dialog)
         self.load_button.clicked.connect(self._load_dialog)
+        self.reset_button.clicked.connect(self.reset)
+        self.suggest_button.clicked.connect(self.suggest)
+        self.features_button.clicked.connect(self.show_features)
         self.runner.progress.connect(self.show_progress)
+        self.runner.stage.connect(lambda text: self.status.setText(f"{self._job}: {text}…"))
         self.runner.finished.connect(self._on_finished)
 
     # -- layers --------------------------------------------------------------------------
@@ -87,6 +113,30 @@ class ConvpaintWidget(ConvpaintPanel):
         problem = self.pickers.guess_axes()
         if problem is not None:
             self.status.setText(problem)
+        self._check_layers()
+
+    def _on_annotations_changed(self) -> None:
+        layer = self.annotations_layer
+        if self._watched is not None:
+            self._watched.events.selected_label.disconnect(self._on_selected_label)
+        self._watched = layer
+        if layer is not None:
+            layer.events.selected_label.connect(self._on_selected_label)
+            values = np.unique(np.asarray(layer.data))
+            if not self.classes.ensure(values):
+                self._style_layers()
+        self._check_layers()
+        self.live.watch(layer)
+
+    def _on_selected_label(self, event: Any = None) -> None:
+        if self._watched is not None:
+            self.classes.ensure([self._watched.selected_label])
+
+    def _check_layers(self) -> str | None:
+        """Say at once when the annotations do not fit the image (shape, dtype, axes)."""
+        problem = self.pickers.annotations_problem()
+        self.show_layer_problem(problem)
+        return problem
 
     def axes(self) -> str:
         return self.pickers.axes()
@@ -99,6 +149,7 @@ class ConvpaintWidget(ConvpaintPanel):
             self.error(str(exc))
             return None
         self.annotations_combo.setCurrentText(layer.name)
+        self._style_layers()
         return layer
 
     def _annotations(self) -> Labels:
@@ -110,94 +161,86 @@ class ConvpaintWidget(ConvpaintPanel):
             )
         return layer
 
-    # -- model ---------------------------------------------------------------------------
-    def _on_form_changed(self) -> None:
-        try:
-            settings = self.form.settings()
-        except ValueError:
-            settings = None
-        if self.model is not None and settings != self._model_settings:
-            self.model, self._model_settings = None, None
-            self.status.setText("Model settings changed: train again.")
-        self.live.stroke()
+    # -- classes -------------------------------------------------------------------------
+    def _style_layers(self) -> None:
+        names, colors = self.classes.names, self.classes.colors
+        seg = layers.find_layer(self.viewer, layers.SEGMENTATION, Labels)
+        for layer in (self.annotations_layer, seg):
+            if isinstance(layer, Labels):
+                classes.style_layer(layer, names, colors)
 
-    def _model_for(self, settings: ModelSettings) -> convpaint.ConvpaintModel | None:
-        """The current model when built from ``settings`` (keeps its feature cache)."""
-        return self.model if self.model is not None and settings == self._model_settings else None
+    def _on_classes_changed(self) -> None:
+        """Class table edits reach the layers, the model and the open project."""
+        self._style_layers()
+        names, colors = self.classes.names, self.classes.colors
+        if self.model is not None:
+            self.model.class_names, self.model.class_colors = names, colors
+        project = getattr(self.project_panel, "project", None)
+        if project is not None and project.class_names != names:
+            try:
+                settings = dict(project.settings)
+                settings["classes"] = {str(v): n for v, n in names.items()}
+                project.save_settings(settings)
+            except (OSError, TypeError, ValueError) as exc:
+                self.error(f"could not store the class names in the project: {one_line(exc)}")
 
-    def save_model(self, path: str | Path) -> Path | None:
-        """Write the trained model to ``path`` (``.npz``)."""
-        if self.model is None or self.model.classes_ is None:
-            self.error("no trained model to save: train or load one first")
-            return None
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_suffix(".npz")
-        try:
-            saved = self.model.save(path)
-        except Exception as exc:
-            self.error(one_line(exc))
-            return None
-        self.status.setText(f"Saved the model to {saved.name}.")
-        return saved
+    def select_class(self, value: int) -> None:
+        """Paint class ``value`` in the annotations layer (made when there is none)."""
+        layer = self.annotations_layer or self.new_annotations()
+        if layer is None:
+            return
+        self.classes.ensure([value])
+        layer.selected_label = value
+        layer.visible = True  # napari paints only in visible layers
+        layer.mode = "paint"
+        self.viewer.layers.selection.active = layer
+        self.status.setText(f"Painting {self.classes.names.get(value, value)} ({value}).")
 
-    def load_model(self, path: str | Path) -> convpaint.ConvpaintModel | None:
-        """Load a model file and show its extractor and settings in the form."""
-        try:
-            model = convpaint.load_model(path)
-        except Exception as exc:
-            self.error(one_line(exc))
-            return None
-        self.form.set_settings(ModelSettings.from_model(model))  # emits no "changed"
-        self.model, self._model_settings = model, self.form.settings()
-        image = self.image_layer
-        if image is not None and model.axes_ and len(model.axes_) == image.ndim:
-            self.axes_edit.setText(model.axes_)
-        classes = ", ".join(str(c) for c in model.classes_)
-        self.status.setText(f"Loaded {Path(path).name}: {model.extractor.name}, classes {classes}.")
-        return model
-
-    def _save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save model", "model.npz", "Model (*.npz)")
-        if path:
-            self.save_model(path)
-
-    def _load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load model", "", "Model (*.npz)")
-        if path:
-            self.load_model(path)
+    def toggle_layer(self, name: str) -> None:
+        if name in self.viewer.layers:
+            layer = self.viewer.layers[name]
+            layer.visible = not layer.visible
 
     # -- jobs ----------------------------------------------------------------------------
-    def _inputs(self, train: bool) -> tasks.Inputs:
+    def _inputs(self, train: bool, live: bool = False) -> tasks.Inputs:
         """Everything a job needs, read in the GUI thread (annotations copied)."""
         image = self.pickers.image()
         axes = self.axes()
-        settings = self.form.settings()
+        settings = self.settings()
         annotations = None
         if train:
             ann = self._annotations()
+            problem = self._check_layers()
+            if problem is not None:
+                raise ValueError(problem)
             annotations = np.array(ann.data, copy=True)
+            self.classes.ensure(np.unique(annotations))
         elif self._model_for(settings) is None or self.model.classes_ is None:
             raise ValueError("no trained model: press Train (or load a model) first")
+        outputs = self.outputs.settings()
         return tasks.Inputs(
             image=image.data,
             axes=axes,
             annotations=annotations,
             settings=settings,
             model=self._model_for(settings),
-            proba=self.proba_check.isChecked(),
+            outputs=outputs,
+            class_names=dict(self.classes.names),
+            class_colors=dict(self.classes.colors),
+            segment=live or not train or outputs.auto_segment,
+            extras=not live,
         )
 
-    def _start(self, job: str, train: bool, region: tuple | None) -> bool:
+    def _start(self, job: str, train: bool, region: tuple | None, live: bool = False) -> bool:
         if self.runner.busy:
             self.status.setText(f"{self.runner.job} is running: wait or cancel it.")
             return False
         try:
-            inputs = self._inputs(train)
+            inputs = self._inputs(train, live)
         except ValueError as exc:
             self.error(str(exc))
             return False
-        self._t0 = time.perf_counter()
+        self._t0, self._job = time.perf_counter(), job
         self.set_busy(True, job)
         self.runner.start(job, lambda cancel, cb: tasks.run(inputs, train, region, cancel, cb))
         return True
@@ -211,7 +254,7 @@ class ConvpaintWidget(ConvpaintPanel):
         return self._start(job, train, region)
 
     def train(self) -> bool:
-        """Train on the annotations, then segment the visible plane."""
+        """Train on the annotations, then (Outputs: auto-segment) segment the visible plane."""
         return self._start_on_plane("Training", True)
 
     def segment_plane(self) -> bool:
@@ -223,9 +266,49 @@ class ConvpaintWidget(ConvpaintPanel):
     def cancel(self) -> None:
         self.runner.cancel()
 
+    # -- tools ---------------------------------------------------------------------------
+    def _ready(self) -> bool:
+        if self.model is None or self.model.classes_ is None or self.image_layer is None:
+            self.error("no trained model: press Train (or load a model) first")
+            return False
+        return True
+
+    def suggest(self) -> Any:
+        """Boxes where the model is least sure (a "suggestions" shapes layer); jumps to the first."""
+        if not self._ready():
+            return None
+        from .suggestions import jump_to, show_suggestions
+
+        try:
+            layer = show_suggestions(
+                self.viewer, self.model, self.image_layer, self.annotations_layer,
+                n=self.suggest_count.value(), axes=self.axes(),
+            )  # fmt: skip
+        except Exception as exc:
+            self.error(one_line(exc))
+            return None
+        found = list(layer.metadata.get("suggestions", [])) if layer is not None else []
+        if found:
+            jump_to(self.viewer, found[0])
+        self.status.setText(f"{len(found)} suggestions: paint where the boxes are.")
+        return layer
+
+    def show_features(self) -> Any:
+        """The visible plane's features as RGB (PCA), for the current extractor."""
+        try:
+            model = self._model_for(self.settings()) or self.settings().build()
+            from .feature_view import show_features
+
+            layer = show_features(self.viewer, model, self.image_layer, axes=self.axes())
+        except Exception as exc:
+            self.error(one_line(exc))
+            return None
+        self.status.setText(f"Features of {model.extractor.name}: {layer.name}.")
+        return layer
+
     # -- live mode -----------------------------------------------------------------------
     def live_update(self) -> None:
-        """Retrain (features come from the cache) and segment the visible plane."""
+        """Retrain (features come from the cache) and segment the field of view."""
         if not self.live.enabled:
             return
         if self.runner.busy:
@@ -241,18 +324,23 @@ class ConvpaintWidget(ConvpaintPanel):
             self.status.setText("Live: paint scribbles of at least two classes.")
             return
         try:
-            region = self.pickers.plane_region()
+            region = view.visible_region(self.viewer, self.pickers.image(), self.axes())
         except ValueError as exc:
             self.error(str(exc))
             return
+        if region is None:
+            return  # the image is out of view
         settings_ok = self.model is not None and self.model.classes_ is not None
         train = self.live.dirty or not settings_ok
         self.live.dirty = False
-        if not self._start("Live", train, region):
+        if not self._start("Live", train, region, live=True):
             self.live.dirty = self.live.dirty or train
 
     # -- results -------------------------------------------------------------------------
     def _on_finished(self, outcome: Outcome) -> None:
+        if outcome.job != self._job:  # a job of the Project tab: it shows its own results
+            self.live.job_finished()
+            return
         self.set_busy(False)
         if outcome.status == "done":
             self.progress.setValue(self.progress.maximum())
@@ -265,18 +353,13 @@ class ConvpaintWidget(ConvpaintPanel):
             self.error(outcome.message)
         else:
             result: tasks.Result = outcome.value
-            self.model, self._model_settings = result.model, result.settings
+            self._set_model(result.model, result.settings)
             try:
-                image, axes = self.pickers.image(), self.axes()
-                layers.show_result(
-                    self.viewer,
-                    image,
-                    axes,
-                    self.annotations_layer,
-                    result.region,
-                    result.labels,
-                    result.proba,
-                )
+                if result.labels is not None:
+                    results.show(
+                        self.viewer, self.pickers.image(), self.axes(), self.annotations_layer,
+                        result, self.classes.names, self.classes.colors,
+                    )  # fmt: skip
             except Exception as exc:  # e.g. the image layer was removed meanwhile
                 self.error(f"could not show the result: {one_line(exc)}")
             else:

@@ -14,7 +14,22 @@ from qtpy.QtCore import QObject, Signal
 import convpaint
 
 # fn(cancel, callback) -> result; cancel: threading.Event, callback(done, total)
+# (a :class:`Reporter`: ``callback.stage(text)`` names the step that follows)
 JobFunction = Callable[[threading.Event, Callable[[int, int], None]], Any]
+
+
+class Reporter:
+    """The progress callback of a job: ``reporter(done, total)`` and ``reporter.stage(text)``
+    (e.g. "fitting the random forest"), both queued to the GUI thread."""
+
+    def __init__(self, progress: Any, stage: Any) -> None:
+        self._progress, self._stage = progress, stage
+
+    def __call__(self, done: int, total: int) -> None:
+        self._progress(int(done), int(total))
+
+    def stage(self, text: str) -> None:
+        self._stage(str(text))
 
 
 @dataclass
@@ -36,10 +51,12 @@ def one_line(exc: BaseException) -> str:
 class JobRunner(QObject):
     """Runs one job at a time in a napari ``thread_worker``.
 
-    ``progress(done, total)`` and ``finished(outcome)`` are emitted in the GUI thread.
+    ``progress(done, total)``, ``stage(text)`` and ``finished(outcome)`` are emitted in
+    the GUI thread.
     """
 
     progress = Signal(int, int)
+    stage = Signal(str)
     finished = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -57,7 +74,7 @@ class JobRunner(QObject):
         if self.busy:
             raise RuntimeError(f"{self.job} is still running")
         cancel = threading.Event()
-        emit = self.progress.emit  # queued to the GUI thread
+        emit = Reporter(self.progress.emit, self.stage.emit)  # queued to the GUI thread
 
         def run() -> Outcome:
             try:
