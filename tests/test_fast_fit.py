@@ -150,6 +150,16 @@ def test_with_fit_keeps_trees_and_params():
     assert with_fit(extra, "intelex") is extra
 
 
+def test_with_fit_never_needs_intelex(monkeypatch):
+    monkeypatch.setattr(fast_fit, "intelex_available", lambda: False)
+    monkeypatch.setenv("CONVPAINT_FIT", "intelex")
+    plain = RandomForestClassifier(n_estimators=3)
+    assert with_fit(plain) is plain
+    assert with_fit(plain, "intelex") is plain
+    with pytest.raises(ValueError, match="fit must be one of"):
+        with_fit(plain, "gpu")
+
+
 # -- through the model and its file ---------------------------------------------------------
 @needs_intelex
 def test_fitted_and_saved_loaded_models_agree(tmp_path, monkeypatch):

@@ -125,8 +125,13 @@ class IntelexRandomForest(RandomForestClassifier):
 def with_fit(classifier: Any, fit: str = "auto") -> Any:
     """A plain ``RandomForestClassifier`` (fitted or not, e.g. a loaded one) turned into one
     whose next ``fit`` is the one ``fit`` resolves to (its trees and parameters kept);
-    any other classifier unchanged."""
-    kind = IntelexRandomForest if resolve_fit(fit) == "intelex" else RandomForestClassifier
+    any other classifier, or any where scikit-learn-intelex is missing, unchanged (so
+    that loading never needs it)."""
+    try:
+        mode = resolve_fit(fit)
+    except ImportError:
+        return classifier
+    kind = IntelexRandomForest if mode == "intelex" else RandomForestClassifier
     if type(classifier) not in (RandomForestClassifier, IntelexRandomForest):
         return classifier
     if type(classifier) is kind:
