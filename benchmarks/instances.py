@@ -23,8 +23,8 @@ the anchor's home (``weights=PATH``), or ``weights="random"`` without the anchor
 Scores, against the DSB instance masks: F1 at IoU 0.5 (one-to-one matching by
 ``scipy.optimize.linear_sum_assignment`` on the IoU matrix; a match counts when IoU >= 0.5)
 and the mean IoU of those matches; means over images, per modality and source.  Times: per
-image, the instance step only (median over images; the anchor's inside its process, after
-import).  Without the anchor venv only this project's side is reported (said in the output).
+image, the instance step only: the fastest of ``--repeat`` calls (the machine may be loaded),
+median over images; the anchor's inside its process, after import.  Without the anchor venv only this project's side is reported (said in the output).
 """
 
 from __future__ import annotations
@@ -137,12 +137,16 @@ def segment_all(cases: list[dict], extractors: list[str], weights: str, seed: in
         print(f"  segmented {case['index']} ({case['modality']})", flush=True)
 
 
-def ours(semantic, min_size: int, **options):
+def ours(semantic, min_size: int, repeat: int, **options):
+    """Instances and the fastest of ``repeat`` timed calls (robust to a loaded machine)."""
     from convpaint.instances import to_instances
 
-    t0 = time.perf_counter()
-    ids = to_instances(semantic, classes=[2], min_size=min_size, **options)
-    return ids, time.perf_counter() - t0
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        ids = to_instances(semantic, classes=[2], min_size=min_size, **options)
+        best = min(best, time.perf_counter() - t0)
+    return ids, best
 
 
 # -- the anchor's instance step (runs in its venv) ----------------------------------------
@@ -159,18 +163,21 @@ def anchor_child(spec_file: str) -> int:
     times = {}
     for job in spec["jobs"]:
         seg = np.load(job["semantic"])
-        t0 = time.perf_counter()
-        ids = create_instances_from_semantic(seg, min_size=job["min_size"], warn=False)
-        times[job["out"]] = time.perf_counter() - t0
+        best = float("inf")
+        for _ in range(spec["repeat"]):  # the fastest call, as for ours
+            t0 = time.perf_counter()
+            ids = create_instances_from_semantic(seg, min_size=job["min_size"], warn=False)
+            best = min(best, time.perf_counter() - t0)
+        times[job["out"]] = best
         np.save(job["out"], np.asarray(ids, np.int32))
     os.write(real, ("RESULT " + json.dumps(times) + "\n").encode())
     return 0
 
 
-def run_anchor(anchor: Path, jobs: list[dict]) -> dict[str, float]:
+def run_anchor(anchor: Path, jobs: list[dict], repeat: int) -> dict[str, float]:
     env = {**os.environ, "HOME": str(anchor / "home"), "QT_QPA_PLATFORM": "offscreen"}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump({"anchor_dir": str(ANCHOR_DIR), "jobs": jobs}, fh)
+        json.dump({"anchor_dir": str(ANCHOR_DIR), "jobs": jobs, "repeat": repeat}, fh)
     try:
         python = str(anchor / "venv" / "bin" / "python")
         out = subprocess.run(
@@ -243,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extractors", nargs="+", default=["ilastik", "vgg16"])
     parser.add_argument("--coverage", type=float, default=0.01, help="scribbled fraction")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=3, help="timed calls per instance step")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--_anchor-child", dest="child", help=argparse.SUPPRESS)
@@ -279,12 +287,12 @@ def main(argv: list[str] | None = None) -> int:
             for source, sem in case["semantic"].items():
                 base = {"image": case["index"], "modality": MODALITIES[case["modality"]]}
                 variants = {"convpaint.to_instances": {}}
-                if sem.ndim == 3:  # small touching nuclei: a shallower split as well
-                    variants["convpaint.to_instances, split_depth=0.5"] = {"split_depth": 0.5}
+                if sem.ndim == 3:  # nuclei extend ~7 x 15 x 14 voxels: Z spacing 2
+                    variants["convpaint.to_instances, spacing=(2, 1, 1)"] = {"spacing": (2, 1, 1)}
                 for min_size in (OUR_MIN, ANCHOR_MIN):
                     for method, options in variants.items():
                         axes = "ZYX" if sem.ndim == 3 else None
-                        ids, secs = ours(sem, min_size, axes=axes, **options)
+                        ids, secs = ours(sem, min_size, args.repeat, axes=axes, **options)
                         score = match(case["truth"], ids)
                         rows.append({**base, "source": source, "method": method,
                                      "min_size": min_size, "seconds": secs, **score})  # fmt: skip
@@ -296,9 +304,8 @@ def main(argv: list[str] | None = None) -> int:
                                      "row": {**base, "source": source}})  # fmt: skip
         if jobs:
             print(f"napari-convpaint instance step on {len(jobs)} inputs ...", flush=True)
-            times = run_anchor(
-                anchor, [{k: j[k] for k in ("semantic", "min_size", "out")} for j in jobs]
-            )
+            keep = ("semantic", "min_size", "out")
+            times = run_anchor(anchor, [{k: j[k] for k in keep} for j in jobs], args.repeat)
             for job in jobs:
                 truth = next(c["truth"] for c in cases if c["index"] == job["row"]["image"])
                 score = match(truth, np.load(job["out"]))
