@@ -18,6 +18,17 @@ prediction through ``convpaint.classifier.predict_proba_features`` (the compiled
 kernel, one thread) in MPix/s, held-out pixel accuracy against the scene's ground
 truth and the fraction of held-out labels agreeing with scikit-learn's forest
 (seed 0); the "seed floor" row is scikit-learn's forest with seed 1.
+
+The accuracy guard (docs/interactive.md, "Fast fit") compares two DSB evaluations,
+``CONVPAINT_FIT=sklearn`` and ``CONVPAINT_FIT=intelex convpaint evaluate ...``, run by run:
+
+    python benchmarks/fit.py --compare OLD/results.csv NEW/results.csv [FLOOR/results.csv]
+
+and the floor of that difference, scikit-learn's forest with another seed on the same
+scribbles (the evaluation's scribbles stay seeded by ``--seed`` 0):
+
+    CONVPAINT_FIT=sklearn python benchmarks/fit.py --seed-floor DATASET OUT \
+        [--modality fluorescence_gray:24,HE_histology_rgb:16] [--coverage 0.05,0.1] [-e ilastik]
 """
 
 from __future__ import annotations
@@ -138,7 +149,80 @@ def _figure(path: str, tables: dict, points: list, names: list, threads: int) ->
     fig.savefig(path, dpi=90)
 
 
+def compare(old: str, new: str, floor: str | None = None) -> None:
+    """Paired mIoU of two evaluations (same images, coverages, extractors), optionally a
+    third (the seed floor) against the first."""
+    import pandas as pd
+
+    key = ["image", "coverage", "extractor"]
+    a, b = pd.read_csv(old), pd.read_csv(new)
+    m = a.merge(b, on=key, suffixes=("_old", "_new"))
+    m = m[m.error_old.isna() & m.error_new.isna()]
+    m["diff"] = m.miou_new - m.miou_old
+    cols = {"runs": ("diff", "size"), "old": ("miou_old", "mean"), "new": ("miou_new", "mean")}
+    cols |= {"new - old": ("diff", "mean"), "train s old": ("train_s_old", "mean")}
+    cols |= {"train s new": ("train_s_new", "mean")}
+    if floor:
+        f = a.merge(pd.read_csv(floor), on=key, suffixes=("", "_f"))
+        f["floor"] = f.miou_f - f.miou
+        m = m.merge(f[[*key, "floor"]], on=key, how="left")
+        cols["seed floor (other seed - old)"] = ("floor", "mean")
+    print(f"paired runs: {len(m)} (old file {len(a)} rows, new file {len(b)})")
+    print(
+        f"mean mIoU: old {m.miou_old.mean():.4f}, new {m.miou_new.mean():.4f}, "
+        f"difference {m['diff'].mean():+.4f} (sd of per-run differences {m['diff'].std():.4f})"
+    )
+    if floor:
+        sub = m.dropna(subset=["floor"])
+        print(
+            f"on the {len(sub)} runs with a seed-floor row: new - old {sub['diff'].mean():+.4f}, "
+            f"other seed - old {sub.floor.mean():+.4f}; mean |difference| "
+            f"{sub['diff'].abs().mean():.4f} vs {sub.floor.abs().mean():.4f}"
+        )
+    for by in (["modality_old", "extractor"], ["coverage"]):
+        g = m.groupby(by).agg(**cols)
+        print(f"\n| {' | '.join(by)} | {' | '.join(g.columns)} |")
+        print("|---" * (len(by) + len(g.columns)) + "|")
+        for idx, row in g.iterrows():
+            keys = idx if isinstance(idx, tuple) else (idx,)
+            vals = [f"{v:.0f}" if c == "runs" else f"{v:.4f}" for c, v in row.items()]
+            print(f"| {' | '.join(map(str, keys))} | {' | '.join(vals)} |")
+
+
+def seed_floor(argv) -> None:
+    """The DSB evaluation with the forest seeded 1 (scribbles still seeded 0)."""
+    from convpaint import get_extractor
+    from convpaint.evaluation import evaluate, make_extractor_runs, open_dataset
+    from convpaint.model import ConvpaintModel
+
+    p = argparse.ArgumentParser()
+    p.add_argument("dataset")
+    p.add_argument("out")
+    p.add_argument("--modality", default="fluorescence_gray:24,HE_histology_rgb:16")
+    p.add_argument("--coverage", default="0.05,0.1,0.5,1,2.5")
+    p.add_argument("-e", "--extractor", action="append")
+    args = p.parse_args(argv)
+    runs = make_extractor_runs(args.extractor or ["ilastik"])
+    built = {r.label: get_extractor(r.name, **r.kwargs) for r in runs}
+    evaluate(
+        open_dataset(args.dataset, args.modality),
+        runs,
+        [float(c) for c in args.coverage.split(",")],
+        args.out,
+        seed=0,
+        progress=False,
+        model_factory=lambda run, seed: ConvpaintModel(built[run.label], seed=1, progress=False),
+    )
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--compare"]:
+        compare(*argv[1:])
+        return 0
+    if argv[:1] == ["--seed-floor"]:
+        seed_floor(argv[1:])
+        return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--threads", default="1,2")
