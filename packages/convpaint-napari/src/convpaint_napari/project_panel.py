@@ -12,6 +12,9 @@ the host widget's job runner (one job at a time, jobs named ``"Project: ..."``).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,12 @@ def _tick(flag: bool) -> str:
     return "✓" if flag else ""
 
 
+def _control(text: str, tip: str, kind: type = QPushButton) -> Any:
+    control = kind(text)
+    control.setToolTip(tip)
+    return control
+
+
 def _layer_axes(axes: str, shape: tuple[int, ...]) -> tuple[bool, list[str]]:
     """(rgb, axis labels of the napari image layer) for an image with ``axes``."""
     rgb = axes.endswith("C") and shape[-1] in (3, 4)
@@ -72,8 +81,11 @@ class ProjectPanel(QWidget):
         self.last_outcome: Outcome | None = None
         self._unsaved = False
         self._running = False  # a job of this panel runs on the host's runner
+        self._job_project: convpaint.Project | None = None  # the project it works on
         self._build()
-        self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setSingleShot(True)
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(self.save_now)
         self._connect()
         self._update_buttons()
@@ -81,64 +93,53 @@ class ProjectPanel(QWidget):
     # -- layout --------------------------------------------------------------------------
     def _build(self) -> None:
         self.path_label = QLabel("No project open.")
-        self.path_label.setWordWrap(True)
-        self.open_button = QPushButton("Open / create…")
-        self.open_button.setToolTip(
-            "open a project folder, or make one: an empty folder, or a folder of images"
+        self.open_button = _control(
+            "Open / create…", "a project folder, or make one of an empty folder or of images"
         )
-        self.add_button = QPushButton("Add images…")
-        self.add_button.setToolTip("list more image files in the project (project.toml)")
-        top = QHBoxLayout()
-        top.addWidget(self.open_button)
-        top.addWidget(self.add_button)
-
+        self.add_button = _control("Add images…", "list more image files in project.toml")
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
+        vertical, header = self.table.verticalHeader(), self.table.horizontalHeader()
+        assert vertical is not None and header is not None
+        vertical.setVisible(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for i in range(1, len(COLUMNS)):
-            header.setSectionResizeMode(i, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setToolTip(
-            "double-click an image to open it with its annotations; "
-            "'changed since': segmented by another model or from older annotations"
+            "double-click an image to open it with its annotations; 'changed since': "
+            "segmented by another model, or the image or its annotations changed since"
         )
-
-        self.previous_button = QPushButton("◀ Previous")
-        self.open_image_button = QPushButton("Open image")
-        self.next_button = QPushButton("Next ▶")
-        self.train_button = QPushButton("Train on annotated")
-        self.train_button.setToolTip("train the project's model on every annotated image")
-        self.segment_selected_button = QPushButton("Segment selected")
-        self.segment_all_button = QPushButton("Segment all")
-        self.segment_all_button.setToolTip(
-            "segment every image to segmentations/ (up-to-date outputs are kept)"
-        )
-        self.instances_check = QCheckBox("Instances")
-        self.instances_check.setToolTip("also write instance ids to instances/")
-        self.proba_check = QCheckBox("Probabilities")
-        self.proba_check.setToolTip("also write class probabilities to probabilities/")
+        self.previous_button = _control("◀ Previous", "open the previous image")
+        self.open_image_button = _control("Open image", "open the selected image")
+        self.next_button = _control("Next ▶", "open the next image")
+        self.train_button = _control("Train on annotated", "fit the model on every annotated image")
+        self.segment_selected_button = _control("Segment selected", "to segmentations/")
+        self.segment_all_button = _control("Segment all", "up-to-date outputs are kept")
+        self.instances_check = _control("Instances", "also write instances/", QCheckBox)
+        self.proba_check = _control("Probabilities", "also write probabilities/", QCheckBox)
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = _control("Cancel", "stop the running project job")
         self.status = QLabel("Open or create a project folder.")
-        self.status.setWordWrap(True)
+        for label in (self.path_label, self.status):
+            label.setWordWrap(True)
 
+        top = QHBoxLayout()
+        top.addWidget(self.open_button)
+        top.addWidget(self.add_button)
         grid = QGridLayout()
-        grid.addWidget(self.previous_button, 0, 0)
-        grid.addWidget(self.open_image_button, 0, 1)
-        grid.addWidget(self.next_button, 0, 2)
-        grid.addWidget(self.train_button, 1, 0)
-        grid.addWidget(self.segment_selected_button, 1, 1)
-        grid.addWidget(self.segment_all_button, 1, 2)
-        grid.addWidget(self.instances_check, 2, 0)
-        grid.addWidget(self.proba_check, 2, 1)
+        rows = [
+            (self.previous_button, self.open_image_button, self.next_button),
+            (self.train_button, self.segment_selected_button, self.segment_all_button),
+            (self.instances_check, self.proba_check),
+        ]
+        for r, row in enumerate(rows):
+            for c, control in enumerate(row):
+                grid.addWidget(control, r, c)
         grid.addWidget(self.progress, 3, 0, 1, 2)
         grid.addWidget(self.cancel_button, 3, 2)
-
         root = QVBoxLayout(self)
         root.addWidget(self.path_label)
         root.addLayout(top)
@@ -195,7 +196,7 @@ class ProjectPanel(QWidget):
         if path:
             self.open(path)
 
-    def add_images(self, paths: list[str | Path]) -> list[Path]:
+    def add_images(self, paths: Sequence[str | os.PathLike]) -> list[Path]:
         """List image files in the project; returns the new ones."""
         if self.project is None:
             self.error("open a project first")
@@ -219,7 +220,11 @@ class ProjectPanel(QWidget):
         return [self._name_at(r) for r in range(self.table.rowCount())]
 
     def _name_at(self, row: int) -> str:
-        return self.table.item(row, 0).text()
+        return self._text(row, 0)
+
+    def _text(self, row: int, col: int) -> str:
+        item = self.table.item(row, col)
+        return item.text() if item is not None else ""
 
     def refresh(self) -> None:
         """Re-read every image's state into the table (keeping the selection)."""
@@ -265,13 +270,11 @@ class ProjectPanel(QWidget):
         """The table's ticks of image ``name`` (annotated, segmented, changed since)."""
         row = self.names.index(name)
         keys = ("annotated", "segmented", "stale")
-        return {
-            k: bool(self.table.item(row, c).text()) for k, c in zip(keys, (2, 3, 4), strict=True)
-        }
+        return {k: bool(self._text(row, c + 2)) for c, k in enumerate(keys)}
 
     def _update_buttons(self) -> None:
         has = self.project is not None and self.table.rowCount() > 0
-        busy = self._busy()
+        busy = bool(self.host.runner.busy)
         self.add_button.setEnabled(self.project is not None and not busy)
         for b in (self.previous_button, self.next_button):
             b.setEnabled(has)
@@ -434,18 +437,12 @@ class ProjectPanel(QWidget):
         return path
 
     # -- jobs ----------------------------------------------------------------------------
-    def _busy(self) -> bool:
-        return bool(self.host.runner.busy)
-
     def _start(self, job: str, fn: Any) -> bool:
         runner = self.host.runner
         if runner.busy:
             self.status.setText(f"{runner.job} is running: wait or cancel it.")
             return False
-        if self.project is None:
-            self.error("open a project first")
-            return False
-        self.save_now()
+        self._job_project = self.project
         self.progress.setMaximum(1)
         self.progress.setValue(0)
         self.status.setText(f"{job}…")
@@ -458,7 +455,7 @@ class ProjectPanel(QWidget):
         """Train the project's model on every annotated image (saved as model.npz)."""
         project = self.project
         self.save_now()  # the last strokes count
-        if project is not None and not any(e.annotated for e in project.images):
+        if project is None or not any(e.annotated for e in project.images):
             self.error("no image has annotations yet: open one and paint two classes")
             return False
         return self._start("training", lambda cancel, cb: project.train(cancel, cb))
@@ -466,22 +463,15 @@ class ProjectPanel(QWidget):
     def segment(self, names: list[str] | None = None) -> bool:
         """Segment ``names`` (None: all) to disk; outputs already current are kept."""
         project = self.project
-        if project is not None and not project.model_path.is_file():
+        self.save_now()
+        if project is None or not project.model_path.is_file():
             self.error("no trained model in the project: press Train on annotated first")
             return False
-        instances, proba = self.instances_check.isChecked(), self.proba_check.isChecked()
-
-        def run(cancel: Any, callback: Any) -> list[str]:
-            return project.segment(
-                names,
-                instances=instances,
-                proba=proba,
-                cancel=cancel,
-                callback=callback,
-                progress=False,
-            )
-
-        return self._start("segmenting", run)
+        run = partial(
+            project.segment, names, progress=False,
+            instances=self.instances_check.isChecked(), proba=self.proba_check.isChecked(),
+        )  # fmt: skip
+        return self._start("segmenting", lambda cancel, cb: run(cancel=cancel, callback=cb))
 
     def segment_selected(self) -> bool:
         names = self.selected_names()
@@ -515,17 +505,19 @@ class ProjectPanel(QWidget):
             self.error(outcome.message)
         elif job == "training":
             self._set_host_model(outcome.value)
-            self.status.setText(
-                f"Trained on {sum(e.annotated for e in self.project.images)} image(s); "
-                "saved model.npz."
-            )
+            path = self._job_project.model_path if self._job_project is not None else ""
+            self.status.setText(f"Trained on the annotated images; saved {path}.")
         else:
             done = outcome.value or []
-            self.status.setText(
-                f"Segmented {len(done)} image(s) to {self.project.path / 'segmentations'}"
-                + (" (the others were up to date)." if len(done) < self.table.rowCount() else ".")
-            )
-            if self.current in done and self.annotations_layer is not None:
+            kept = " (the others were up to date)" if len(done) < self.table.rowCount() else ""
+            self.status.setText(f"Segmented {len(done)} image(s){kept}.")
+            same = self._job_project is self.project
+            if (
+                same
+                and self.current is not None
+                and self.current in done
+                and self.annotations_layer is not None
+            ):
                 seg = self._read_segmentation(self.current, self.annotations_layer.data.shape)
                 if seg is not None:
                     self._show_segmentation(self.current, seg)

@@ -20,10 +20,12 @@ def rectangle(box: Sequence[int | slice]) -> np.ndarray:
         raise ValueError(f"a suggestion box has two slice axes (Y and X), got {box!r}")
     base = np.array([0.0 if isinstance(b, slice) else float(b) for b in box])
     (i, j), corners = sliced, []
+    rows, cols = box[i], box[j]
+    assert isinstance(rows, slice) and isinstance(cols, slice)
     for a, b in ((0, 0), (0, 1), (1, 1), (1, 0)):
         point = base.copy()
-        point[i] = (box[i].start, box[i].stop)[a] - 0.5
-        point[j] = (box[j].start, box[j].stop)[b] - 0.5
+        point[i] = (rows.start, rows.stop)[a] - 0.5
+        point[j] = (cols.start, cols.stop)[b] - 0.5
         corners.append(point)
     return np.array(corners)
 
