@@ -201,3 +201,28 @@ def test_with_the_real_widget_as_host(viewer, widget, folder, qtbot):
     assert outcome.status == "done", outcome.message
     assert widget.model is outcome.value
     assert (folder / "annotations" / "cell0.tif").is_file()  # saved before training
+
+
+def test_rgb_and_stack_images(viewer, panel, tmp_path, qtbot):
+    import imageio.v3 as iio
+
+    rgb = np.stack([disk_image(SHAPE, seed=s) for s in range(3)], -1).clip(0, 1) * 255
+    iio.imwrite(tmp_path / "photo.png", rgb.astype(np.uint8))
+    stack = np.stack([disk_image(SHAPE, seed=s) for s in range(3)])
+    tifffile.imwrite(
+        tmp_path / "stack.tif", stack, photometric="minisblack", metadata={"axes": "ZYX"}
+    )
+    panel.open(tmp_path)
+    assert panel.names == ["photo", "stack"]
+
+    assert panel.open_image("photo")
+    assert panel.image_layer.rgb and panel.annotations_layer.data.shape == SHAPE
+    assert panel.open_image("stack")  # a new (non-RGB, 3-D) image layer replaces it
+    assert not panel.image_layer.rgb and panel.image_layer.data.shape == stack.shape
+    assert panel.annotations_layer.data.shape == stack.shape
+    assert [layer.name for layer in viewer.layers] == ["stack", "stack annotations"]
+    stroke_z = (np.full(8, 1), np.full(8, 5), np.arange(8))
+    panel.annotations_layer.data_setitem(stroke_z, 2)
+    assert panel.save_now() is not None
+    saved = tifffile.imread(tmp_path / "annotations" / "stack.tif")
+    assert saved.shape == stack.shape and saved[1, 5, :8].tolist() == [2] * 8 and saved.sum() == 16
