@@ -35,6 +35,15 @@ def test_feature_rgb_of_a_plane_is_that_plane():
         feature_rgb(model, stack, "ZYX", plane=(0, 1))
 
 
+def test_volumetric_model_uses_the_stack():
+    model = convpaint.ConvpaintModel("ilastik", volumetric=True)
+    rng = np.random.default_rng(1)
+    stack = rng.random((4, 32, 32)).astype(np.float32)
+    rgb = feature_rgb(model, stack, "ZYX", plane=2)
+    np.testing.assert_array_equal(rgb, pca_rgb(model.compute_features(stack, "ZYX")[:, 2]))
+    assert not np.array_equal(rgb, feature_rgb(model, stack[2]))  # 3-D context matters
+
+
 def test_pca_rgb_recovers_the_main_direction_and_pads():
     rng = np.random.default_rng(0)
     signal = np.linspace(0, 1, 400).reshape(20, 20)

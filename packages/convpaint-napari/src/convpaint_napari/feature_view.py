@@ -53,21 +53,25 @@ def _plane_index(letters: str, plane: Any) -> list[int]:
     return [int(p) for p in ints]
 
 
-def plane_of(image: Any, axes: str, plane: Any) -> tuple[Any, str]:
-    """(the 2-D plane of ``image`` with its channel axis, its axes) at ``plane``."""
+def plane_of(image: Any, axes: str, plane: Any, keep_z: bool = False) -> tuple[Any, str, int]:
+    """(the 2-D plane of ``image`` with its channel axis, its axes, the Z index) at
+    ``plane``; ``keep_z``: the whole Z axis stays (a volume), its index is returned."""
     spatial = axes.replace("C", "")
     index = iter(_plane_index(spatial, plane))
     key: list[Any] = []
+    z = 0
     for a, n in zip(axes, np.shape(image), strict=True):
         if a in "TZ":
             i = next(index)
             if not -n <= i < n:
                 raise IndexError(f"plane index {i} is out of range for axis {a} of size {n}")
-            key.append(i % n)
+            if a == "Z" and keep_z:
+                z = i % n
+            key.append(slice(None) if a == "Z" and keep_z else i % n)
         else:
             key.append(slice(None))
-    kept = "".join(a for a in axes if a not in "TZ")
-    return np.asarray(image[tuple(key)]), kept
+    kept = "".join(a for a in axes if a not in "TZ" or (a == "Z" and keep_z))
+    return np.asarray(image[tuple(key)]), kept, z
 
 
 def pca_rgb(features: np.ndarray) -> np.ndarray:
@@ -102,14 +106,20 @@ def feature_rgb(model: Any, image: Any, axes: str | None = None, plane: Any = No
 
     ``plane``: which T/Z plane (an index, a tuple of indices, or a region over the
     spatial axes as from :func:`.layers.plane_region`); None: the first.  ``model``
-    may be untrained: features need no training.
+    may be untrained: features need no training.  A volumetric model featurises the
+    whole Z stack (3-D filters) and shows the plane's features.
     """
     if model is None or not hasattr(model, "compute_features"):
         raise TypeError(f"model must be a ConvpaintModel, got {type(model).__name__}")
     letters = _layout(image, axes, model)
-    flat, flat_axes = plane_of(image, letters, plane)
-    features = model.compute_features(flat, flat_axes)  # (F, Y, X) or (F, X, Y)
-    if flat_axes.replace("C", "") == "XY":
+    volume = bool(getattr(model, "volumetric", False)) and "Z" in letters
+    flat, flat_axes, z = plane_of(image, letters, plane, keep_z=volume)
+    features = model.compute_features(flat, flat_axes)  # (F, [Z,] Y, X), Y/X in any order
+    spatial = flat_axes.replace("C", "")
+    if volume:  # 3-D features of the volume, then the plane
+        features = np.take(features, z, axis=1 + spatial.index("Z"))
+        spatial = spatial.replace("Z", "")
+    if spatial == "XY":
         features = np.swapaxes(features, 1, 2)
     return pca_rgb(features)
 
