@@ -30,8 +30,8 @@ from .inputs import as_dask, is_lazy
 __all__ = ["MAX_LAZY_UNIT", "instance_table", "to_instances"]
 
 #: a lazy input is processed one whole plane (or volume) at a time: at most this many
-#: pixels per plane/volume (about 30 bytes each are held while it is processed)
-MAX_LAZY_UNIT = 2**27
+#: pixels per plane/volume (the peak is ~50 bytes per pixel: ~3.4 GB)
+MAX_LAZY_UNIT = 2**26
 _INT32 = np.iinfo(np.int32).max
 
 
