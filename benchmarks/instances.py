@@ -191,6 +191,32 @@ def run_anchor(anchor: Path, jobs: list[dict], repeat: int) -> dict[str, float]:
     return json.loads(lines[-1][len("RESULT ") :])
 
 
+def memory(n: int, seed: int = 0) -> str:
+    """Peak memory (tracemalloc) of to_instances on an n x n plane of random disks."""
+    import tracemalloc
+
+    import numpy as np
+
+    from convpaint.instances import to_instances
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.ogrid[-20:21, -20:21]
+    labels = np.ones((n + 40, n + 40), np.uint8)  # cropped to n x n below
+    for cy, cx in rng.integers(20, n + 20, (n * n // 2800, 2)):  # ~800 disks on 1500^2
+        r = rng.integers(8, 20)
+        labels[cy - 20 : cy + 21, cx - 20 : cx + 21][yy**2 + xx**2 <= r * r] = 2
+    labels = np.ascontiguousarray(labels[20:-20, 20:-20])
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    ids = to_instances(labels)
+    seconds = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    return (
+        f"{n}x{n} plane, {ids.max()} instances: {seconds:.2f} s, peak {peak / 1e6:.0f} MB "
+        f"= {peak / n / n:.1f} bytes per pixel"
+    )
+
+
 # -- summary ------------------------------------------------------------------------------
 def summarise(rows: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
@@ -253,10 +279,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed calls per instance step")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
+    parser.add_argument("--memory", type=int, metavar="N", help="only: peak memory on an N^2 plane")
     parser.add_argument("--_anchor-child", dest="child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return anchor_child(args.child)
+    if args.memory:
+        print(memory(args.memory))
+        return 0
     import numpy as np
 
     if not (args.data / "index.json").is_file():
