@@ -25,7 +25,8 @@ def colour(layer, value):
 
 
 def test_tabs_and_buttons_disabled_until_trained(viewer, widget):
-    assert [widget.tabs.tabText(i) for i in range(widget.tabs.count())] == list(TABS)
+    titles = [widget.tabs.tabText(i).replace("&&", "&") for i in range(widget.tabs.count())]
+    assert titles == list(TABS)
     viewer.add_image(disk_image(), name="img")
     for button in (widget.segment_plane_button, widget.segment_all_button, widget.save_button):
         assert not button.isEnabled()

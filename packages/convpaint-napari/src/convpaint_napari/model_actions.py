@@ -95,6 +95,8 @@ class ModelActions:
             self.classes.set_classes(model.class_names, model.class_colors)
         self._set_model(model, self.settings())
         self._style_layers()
+        trained = "trained" if model.classes_ is not None else "untrained"
+        self.status.setText(f"Model: {model.extractor.name}, {trained}; Segment or paint more.")
 
     def select_layers(self, image: Image, annotations: Labels | None) -> None:
         """Work on these layers (e.g. an image opened from the Project tab)."""

@@ -34,7 +34,7 @@ TABS = ("Paint & train", "Classes", "Outputs", "Model", "Project", "Tools")
 def _page(tabs: QTabWidget, title: str) -> QVBoxLayout:
     page = QWidget()
     layout = QVBoxLayout(page)
-    tabs.addTab(page, title)
+    tabs.addTab(page, title.replace("&", "&&"))  # "&" alone marks a Qt mnemonic
     return layout
 
 
@@ -63,7 +63,7 @@ class ConvpaintPanel(QWidget):
         self.cancel_button.setToolTip("stop the running job at its next tile")
         self.status = QLabel("Paint at least two classes, then Train.")
         self.status.setWordWrap(True)
-        self.docs_link = QLabel(f'<a href="{DOCS_URL}">Documentation</a>')
+        self.docs_link = QLabel(f'<a style="color: #7fb2ff" href="{DOCS_URL}">Documentation</a>')
         self.docs_link.setOpenExternalLinks(True)
         self.docs_link.setToolTip(DOCS_URL)
         bottom = QHBoxLayout()
