@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from ilastik_testutils import smooth_noise
 
-from convpaint_ilastik import IlastikFilters
-from convpaint_ilastik import fast, opencv
+from convpaint_ilastik import IlastikFilters, fast, opencv
 
 BACKENDS = (
     ["auto", "scipy"]

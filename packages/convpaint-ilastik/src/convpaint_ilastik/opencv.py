@@ -169,7 +169,7 @@ def _at_scale(
             outer = ST_OUTER_RATIO * sigma
             products = ((gy, gy), (gy, gx), (gx, gx))  # entries (y, y), (y, x), (x, x)
             out = eigenvalues2(*(correlate(a * b, outer, G)[inner] for a, b in products))
-        yield name, sigma, np.ascontiguousarray(out, dtype=np.float32)
+        yield name, sigma, out
 
 
 __all__ = ["MIN_TAIL", "available", "correlate", "filter_bank", "module"]
