@@ -13,7 +13,8 @@ def colour(layer, value):
 
 
 def test_class_table_reaches_layers_model_and_file(viewer, widget, wait, tmp_path):
-    viewer.open_sample("convpaint-napari", "coins")
+    viewer.add_image(disk_image(), name="img")
+    viewer.add_labels(scribbles(), name=ANNOTATIONS)
     widget.form.n_estimators.setValue(10)
     table = widget.classes
     assert list(table.names) == [1, 2]
@@ -61,3 +62,11 @@ def test_painting_a_new_value_adds_a_class(viewer, widget):
     assert 5 in widget.classes.names  # values found when the layer is picked
     viewer.layers[ANNOTATIONS].selected_label = 7
     assert widget.classes.names[7] == "class 7"
+
+
+def test_class_names_reach_the_open_project(viewer, widget, tmp_path):
+    if widget.project_panel is None:
+        pytest.skip("no Project tab (convpaint_napari.project_panel)")
+    assert widget.project_panel.open(tmp_path / "project") is not None
+    widget.classes.rename(2, "nucleus")
+    assert convpaint.Project(tmp_path / "project").class_names == {1: "class 1", 2: "nucleus"}
