@@ -111,8 +111,12 @@ def kill_and_resume(project: Path, copy: Path, after: int, instances: bool) -> d
     before = len(list(seg.glob("*.tif")))
     resumed = step("segment", str(copy), *extra)
     a, b = outputs(project), outputs(copy)
-    identical = a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    differ = sorted(
+        k for k in a.keys() | b.keys() if k not in a or k not in b or not np.array_equal(a[k], b[k])
+    )
+    identical = not differ
     return {
+        "differ": differ,
         "killed": killed,
         "outputs_at_kill": before,
         "resume_s": resumed["wall_s"],
@@ -182,6 +186,7 @@ def main() -> None:
         f"\nkill/resume: SIGKILL after {check['outputs_at_kill']} of {n} outputs "
         f"(killed while running: {check['killed']}), resumed in {check['resume_s']:.1f} s; "
         f"{check['n_outputs']} outputs identical to the uninterrupted run: {check['identical']}"
+        + (f" (differ: {', '.join(check['differ'])})" if check["differ"] else "")
     )
 
 

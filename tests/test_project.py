@@ -94,6 +94,25 @@ def test_round_trip(tmp_path, capsys):
     assert settings["options"] == {"sigmas": [0.7, 1.6]}
 
 
+def test_through_the_convpaint_command(tmp_path, capsys):
+    from convpaint.cli import main
+
+    src = tmp_path / "src"
+    src.mkdir()
+    image, truth = _disks((64, 64), 0)
+    tifffile.imwrite(src / "a.tif", image)
+    proj = str(tmp_path / "p")
+    assert main(["project", "init", proj, "--images", str(src / "*.tif"), "--class", "2=disk"]) == 0
+    Project(proj).save_annotations("a", _scribbles(truth))
+    assert main(["project", "train", proj, "-q"]) == 0
+    assert main(["project", "segment", proj, "-q", "--proba"]) == 0
+    assert main(["project", "status", proj]) == 0
+    out = capsys.readouterr().out
+    assert "segmented 1 of 1 images" in out and "1 images, 1 annotated, 1 segmented" in out
+    assert main(["project", "status", str(src / "a.tif")]) == 2
+    assert capsys.readouterr().err.strip().endswith("is a file, not a project folder")
+
+
 def test_instances_and_probabilities(tmp_path):
     project, truths = _make(tmp_path, n=1)
     project.save_annotations("im0", _scribbles(truths["im0"]))
@@ -172,7 +191,7 @@ def test_stale_outputs_after_new_annotations_and_retraining(tmp_path):
 
 def _run_cli(*argv):
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    cmd = [sys.executable, "-m", "convpaint.project_cli", *argv, "--quiet"]
+    cmd = [sys.executable, "-m", "convpaint.cli", "project", *argv, "--quiet"]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
