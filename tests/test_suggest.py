@@ -184,7 +184,7 @@ def test_suggest_bad_inputs():
 # -- suggest with a model ------------------------------------------------------------------
 def _textures():
     rng = np.random.default_rng(0)
-    img = np.empty((96, 192), np.float32)
+    img = np.empty((96, 224), np.float32)  # room for 3 x 3 boxes of 32 px in the third
     img[:, :64], img[:, 64:128], img[:, 128:] = 0.2, 0.8, 0.5  # the third is never annotated
     img += rng.normal(0, 0.05, img.shape).astype(np.float32)
     ann = np.zeros(img.shape, np.uint8)
@@ -219,10 +219,23 @@ def test_suggest_with_a_model_on_a_stack():
     known = np.where(np.arange(img.shape[1]) < 128, img, 0.2 + rng.normal(0, 0.05, img.shape))
     stack = np.stack([known.astype(np.float32), img])  # plane 1 holds the unseen texture
     sann = np.stack([ann, ann])
-    model = ConvpaintModel("ilastik", n_estimators=30, progress=False, workers=1)
+    # raw intensities: per-plane normalisation would shift the textures between planes
+    model = ConvpaintModel("ilastik", n_estimators=30, progress=False, workers=1, normalize="none")
     model.train(stack, sann, axes="ZYX")
-    out = suggest(model, stack, 2, annotations=sann, axes="ZYX", box=32)
-    assert [s.box[0] for s in out] == [1, 1] and all(s.box[2].start >= 120 for s in out)
+    out = suggest(model, stack, 3, annotations=sann, axes="ZYX", box=32)
+    assert [s.box[0] for s in out] == [1, 1, 1] and all(s.box[2].start >= 120 for s in out)
+    assert out[-1].score > 0.3
     (s,) = suggest(model, stack, 1, annotations=sann, axes="ZYX", box=32, region=(0,))
     assert s.box[0] == 0 and s.score < out[-1].score
     assert stack[s.box].shape == (32, 32)
+
+
+def test_suggest_region_crops_annotations_of_any_array_type():
+    u = np.zeros((2, 40, 40), np.float32)
+    u[1, 0:10, 0:10] = 1.0
+    u[1, 20:30, 20:30] = 0.8
+    ann = np.zeros((2, 40, 40), np.uint8)
+    ann[1, 0:10, 0:10] = 1
+    for a in (ann, ann.tolist(), da.from_array(ann, chunks=(1, 16, 16))):
+        (s,) = suggest(None, None, 1, proba=_proba(u), box=10, annotations=a, region=(1,))
+        assert s.box == (1, slice(20, 30), slice(20, 30))

@@ -221,7 +221,9 @@ def suggest(
         spatial = _spatial_axes(image, None, axes, model)
         full = _image_spatial_shape(image, axes, model)
         reg = _parse_region(region, spatial, full)
-        u = uncertainty(model.predict_proba(image, axes, region=region))
+        if n == 0:
+            return []
+        u = uncertainty(model.predict_proba(image, axes, region=reg))
     else:
         if np.ndim(proba) < 3:
             raise ValueError(f"proba must be (n_classes, ..., Y, X), got shape {np.shape(proba)}")
@@ -239,7 +241,8 @@ def suggest(
         ann_shape = tuple(np.shape(annotations))
         if ann_shape != full:
             raise ValueError(f"annotations shape {ann_shape} != the image's spatial shape {full}")
-        ann = np.asarray(annotations[reg] if hasattr(annotations, "shape") else annotations)
+        source = annotations if hasattr(annotations, "shape") else np.asarray(annotations)
+        ann = np.asarray(source[reg])  # a lazy array: only the region is read
         if ann.dtype.kind not in "biu":
             raise TypeError(f"annotations must be integer labels, got dtype {ann.dtype}")
         u[ann > 0] = 0
