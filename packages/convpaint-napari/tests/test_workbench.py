@@ -3,7 +3,7 @@ field of view."""
 
 import numpy as np
 from helpers import disk_image, scribbles
-from napari.utils.key_bindings import KeymapHandler
+from napari.utils.key_bindings import KeymapHandler, coerce_keybinding
 
 from convpaint_napari import shortcuts
 from convpaint_napari.layers import ANNOTATIONS, SEGMENTATION
@@ -58,6 +58,8 @@ def test_shortcuts_trigger_their_actions(viewer, widget, wait):
     assert len(viewer.layers["suggestions"].data) > 0
     text = widget.shortcuts_label.text()
     assert all(s.key.replace("-", "+") in text for s in shortcuts.SHORTCUTS[:5])
+    shortcuts.unbind(viewer)  # what closing the widget does
+    assert coerce_keybinding("Shift-S") not in viewer.keymap
 
 
 def test_wrong_shape_layer_reported_on_selection(viewer, widget):

@@ -8,6 +8,7 @@ layer uses the digits for its tools); Shift+G suggests where to paint next.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,10 +53,11 @@ def bind(viewer: Any, widget: Any) -> None:
         viewer.bind_key(shortcut.key, _handler(widget, shortcut), overwrite=True)
 
 
-def unbind(viewer: Any) -> None:
-    """Remove the bindings of :func:`bind`."""
+def unbind(viewer: Any, *_: Any) -> None:
+    """Remove the bindings of :func:`bind` (e.g. when the widget is closed)."""
     for shortcut in SHORTCUTS:
-        viewer.bind_key(shortcut.key, None, overwrite=True)
+        with suppress(KeyError, ValueError):  # not bound (any more)
+            viewer.bind_key(shortcut.key, None, overwrite=True)
 
 
 def help_text() -> str:

@@ -11,6 +11,7 @@ background jobs in :mod:`.worker`, live-mode triggers in :mod:`.live` (what is v
 from __future__ import annotations
 
 import time
+from functools import partial
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,7 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
         self.project_panel = self._mount_project()
         self._connect()
         shortcuts.bind(napari_viewer, self)
+        self.destroyed.connect(partial(shortcuts.unbind, napari_viewer))
         self.refresh_layers()
 
     def _mount_project(self) -> Any:
@@ -214,7 +216,6 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
             if problem is not None:
                 raise ValueError(problem)
             annotations = np.array(ann.data, copy=True)
-            self.classes.ensure(np.unique(annotations))
         elif self._model_for(settings) is None or self.model.classes_ is None:
             raise ValueError("no trained model: press Train (or load a model) first")
         outputs = self.outputs.settings()
@@ -354,6 +355,7 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
         else:
             result: tasks.Result = outcome.value
             self._set_model(result.model, result.settings)
+            self.classes.ensure(result.model.classes_)  # values painted in other ways
             try:
                 if result.labels is not None:
                     results.show(
