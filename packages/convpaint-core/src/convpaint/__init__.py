@@ -43,19 +43,18 @@ __all__ = [
     "hookspec",
     "list_extractors",
     "load_model",
-    "suggest",
     "to_instances",
     "uncertainty",
 ]
 
-# name -> module of the lazily imported parts (scikit-learn, scikit-image, tomli-w)
+# name -> module of the lazily imported parts (scikit-learn, scikit-image, tomli-w);
+# no name here may be a submodule's (``convpaint.suggest`` is the module: use model.suggest)
 _LAZY = {
     "ConvpaintModel": "model",
     "InsufficientMemoryError": "memory",
     "load_model": "loading",
     "Project": "project",
     "Suggestion": "suggest",
-    "suggest": "suggest",
     "uncertainty": "suggest",
     "to_instances": "instances",
 }
