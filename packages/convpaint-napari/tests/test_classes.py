@@ -70,3 +70,8 @@ def test_class_names_reach_the_open_project(viewer, widget, tmp_path):
     assert widget.project_panel.open(tmp_path / "project") is not None
     widget.classes.rename(2, "nucleus")
     assert convpaint.Project(tmp_path / "project").class_names == {1: "class 1", 2: "nucleus"}
+    widget.classes.rename(2, "cell")  # an image opened from the project: its names
+    project = widget.project_panel.project
+    project.save_settings({**project.settings, "classes": {"1": "sky", "2": "tree"}})
+    widget.select_layers(viewer.add_image(disk_image(), name="img"), None)
+    assert widget.classes.names == {1: "sky", 2: "tree"}

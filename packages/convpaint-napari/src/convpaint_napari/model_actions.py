@@ -99,7 +99,11 @@ class ModelActions:
         self.status.setText(f"Model: {model.extractor.name}, {trained}; Segment or paint more.")
 
     def select_layers(self, image: Image, annotations: Labels | None) -> None:
-        """Work on these layers (e.g. an image opened from the Project tab)."""
+        """Work on these layers (e.g. an image opened from the Project tab, whose class
+        names fill the class table)."""
+        project = getattr(getattr(self, "project_panel", None), "project", None)
+        if project is not None and project.class_names:
+            self.classes.set_classes(project.class_names, self.classes.colors)
         self.refresh_layers()
         self.image_combo.setCurrentText(image.name)
         if annotations is not None:

@@ -84,6 +84,8 @@ def show(
     colors: Mapping[int, str],
 ) -> None:
     """Write ``result`` into its layers over ``result.region`` (None: all)."""
+    if result.labels is None:
+        raise ValueError("the job segmented nothing (train only)")
     region = result.region or ()
     dtype = annotations.data.dtype if annotations is not None else result.labels.dtype
     seg = layers.result_labels(viewer, image, axes, dtype)

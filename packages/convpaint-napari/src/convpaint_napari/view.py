@@ -65,8 +65,7 @@ def visible_region(viewer: Any, layer: Any, axes: str) -> tuple[int | slice, ...
         world = point.copy()
         world[displayed] = (y, x)
         corners.append(np.asarray(layer.world_to_data(world), float)[data_dims])
-    corners = np.array(corners)
-    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    lo, hi = np.min(corners, axis=0), np.max(corners, axis=0)
     spatial = [i for i, a in enumerate(axes) if a != "C"]  # layer dim -> region index
     shape = layer.data.shape
     for dim, start, stop in zip(data_dims, lo, hi, strict=True):
