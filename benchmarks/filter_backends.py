@@ -53,8 +53,9 @@ def test_image(size: int, rgb: bool, seed: int = 0) -> np.ndarray:
     return ((x - x.min()) / (x.max() - x.min())).astype(np.float32)
 
 
-def time_plane(backend: str, image: np.ndarray, workers: int) -> float:
-    """Seconds to filter ``image`` (Y, X[, C]) in TILE² tiles on ``workers`` threads."""
+def time_plane(backend: str, image: np.ndarray, workers: int) -> tuple[float, float]:
+    """(wall, CPU) seconds to filter ``image`` (Y, X[, C]) in TILE² tiles on ``workers``
+    threads; CPU / wall is the number of cores kept busy."""
     from convpaint.parallel import ordered_map
     from convpaint_ilastik import IlastikFilters
 
@@ -70,10 +71,10 @@ def time_plane(backend: str, image: np.ndarray, workers: int) -> float:
         tile = padded[:, y : y + TILE + 2 * h, x : x + TILE + 2 * h]
         return ex.extract_interior(tile, (h, h)).shape
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for _ in ordered_map(one, boxes, workers):
         pass
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
 
 
 def segment_model(backend: str, image: np.ndarray):
@@ -154,14 +155,16 @@ def markdown(res: dict, args: argparse.Namespace, backends: list[str]) -> str:
     lines = [
         f"Command: `python benchmarks/filter_backends.py {' '.join(sys.argv[1:])}`; "
         f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
-        f"load average at start {res['load']:.1f}; medians of {args.repeats} interleaved "
-        f"repeats (scipy: {min(args.repeats, args.scipy_repeats)}).",
+        f"load average {res['load']:.1f} at start, {os.getloadavg()[0]:.1f} at the end; medians "
+        f"of {args.repeats} interleaved repeats (scipy: {min(args.repeats, args.scipy_repeats)});"
+        " CPU s = process CPU time (all threads).",
         "",
         f"Seconds per {args.size}² plane (56 features per channel, {TILE}² tiles):",
         "",
         "| backend | gray, 1 worker | gray, 2 workers | RGB, 1 worker | RGB, 2 workers |"
+        " CPU s gray, 1 worker | cores busy, gray 2 workers |"
         " segment gray MPix/s | segment RGB MPix/s |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     mpix = args.size**2 / 1e6
     for b in backends:
@@ -174,7 +177,11 @@ def markdown(res: dict, args: argparse.Namespace, backends: list[str]) -> str:
             f"{mpix / med[b, 'seg', c]:.2f}" if (b, "seg", c) in med else "–"
             for c in ("gray", "rgb")
         ]
-        lines.append(f"| {b} | " + " | ".join(cells + segs) + " |")
+        cpu = [
+            f"{med[b, 'gray', 1, 'cpu']:.2f}",
+            f"{med[b, 'gray', 2, 'cpu'] / med[b, 'gray', 2]:.2f}",
+        ]
+        lines.append(f"| {b} | " + " | ".join(cells + cpu + segs) + " |")
     if "opencv" in backends:
         lines += ["", "OpenCV's own threads (gray, 2 tile workers):", ""]
         lines += ["| cv2.setNumThreads | s per plane |", "|---|---|"]
@@ -225,7 +232,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", type=int, default=2048)
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--scipy-repeats", type=int, default=1, help="scipy is slow: fewer repeats")
+    ap.add_argument("--scipy-repeats", type=int, default=99, help="scipy is slow: fewer repeats")
     ap.add_argument("--backends", default="opencv,fastfilters,scipy")
     ap.add_argument("--images", type=int, default=6, help="DSB images for the mIoU check")
     ap.add_argument("--no-segment", action="store_true")
@@ -242,26 +249,30 @@ def main() -> None:
             for c, img in images.items():
                 models[b, c] = segment_model(b, img)
     default_threads = cv2.getNumThreads()
-    for rep in range(args.repeats):
-        for b in backends:
-            if b == "scipy" and rep >= args.scipy_repeats:
-                continue
-            for c, img in images.items():
-                for w in (1, 2):
-                    t = time_plane(b, img, w)
-                    res["times"].setdefault((b, c, w), []).append(t)
-                    print(f"rep {rep} {b:11s} {c:4s} workers {w}: {t:.2f} s", flush=True)
-                if not args.no_segment:
-                    model, axes = models[b, c]
-                    t = time_segment(model, img, axes)
-                    res["times"].setdefault((b, "seg", c), []).append(t)
-                    print(f"rep {rep} {b:11s} {c:4s} segment: {t:.2f} s", flush=True)
-            if b == "opencv":
-                for n in ("default", 1, 0):
-                    cv2.setNumThreads(default_threads if n == "default" else n)
-                    t = time_plane(b, images["gray"], 2)
-                    res["times"].setdefault(("opencv-threads", n), []).append(t)
-                cv2.setNumThreads(default_threads)
+    for rep in range(args.repeats):  # every measurement visits the backends in turn
+        order = backends if rep % 2 == 0 else backends[::-1]
+        for c, img in images.items():
+            for w in (1, 2):
+                for b in order:
+                    if b == "scipy" and rep >= args.scipy_repeats:
+                        continue
+                    wall, cpu = time_plane(b, img, w)
+                    res["times"].setdefault((b, c, w), []).append(wall)
+                    res["times"].setdefault((b, c, w, "cpu"), []).append(cpu)
+                    print(f"rep {rep} {b:11s} {c:4s} workers {w}: {wall:.2f} s", flush=True)
+            for b in [] if args.no_segment else order:
+                if b == "scipy" and rep >= args.scipy_repeats:
+                    continue
+                model, axes = models[b, c]
+                t = time_segment(model, img, axes)
+                res["times"].setdefault((b, "seg", c), []).append(t)
+                print(f"rep {rep} {b:11s} {c:4s} segment: {t:.2f} s", flush=True)
+        if "opencv" in backends:
+            for n in ("default", 1, 0):
+                cv2.setNumThreads(default_threads if n == "default" else n)
+                wall, _ = time_plane("opencv", images["gray"], 2)
+                res["times"].setdefault(("opencv-threads", n), []).append(wall)
+            cv2.setNumThreads(default_threads)
     res["diffs"] = family_diffs(backends)
     res["miou"] = miou(backends, args.images)
     text = markdown(res, args, backends)
