@@ -5,7 +5,7 @@ from helpers import disk_image, scribbles
 from qtpy.QtWidgets import QWidget
 
 import convpaint
-from convpaint_napari import project_panel as pp
+from convpaint_napari.project_layers import AUTOSAVE_MS
 from convpaint_napari.project_panel import ProjectPanel
 from convpaint_napari.worker import JobRunner
 
@@ -182,7 +182,7 @@ def test_continuous_painting_does_not_postpone_the_save(viewer, panel, folder, q
             break
     assert saved.is_file() and i < 10, f"not saved after {i + 1} strokes"
     assert tifffile.imread(saved)[0, 0] == 1
-    assert i * 100 <= pp.AUTOSAVE_MS + 300
+    assert i * 100 <= AUTOSAVE_MS + 300
 
 
 def test_with_the_real_widget_as_host(viewer, widget, folder, qtbot):
@@ -226,3 +226,32 @@ def test_rgb_and_stack_images(viewer, panel, tmp_path, qtbot):
     assert panel.save_now() is not None
     saved = tifffile.imread(tmp_path / "annotations" / "stack.tif")
     assert saved.shape == stack.shape and saved[1, 5, :8].tolist() == [2] * 8 and saved.sum() == 16
+
+
+def test_project_segmentation_layer_has_the_class_colours(viewer, widget, folder):
+    """The opened image's segmentation layer is styled by the class table, also after edits."""
+    from napari.utils.colormaps.standardize_color import transform_color
+
+    panel = widget.project_panel
+    project = panel.open(folder)
+    seg = np.zeros(SHAPE, np.uint8)
+    seg[:, 24:] = 2
+    seg[:, :24] = 1
+    path = project.output_path("cell1")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(path, seg)
+    widget.classes.rename(2, "nucleus")
+    widget.classes.recolor(2, "#ff8000")
+    assert panel.open_image("cell1")
+    layer = viewer.layers["cell1 segmentation"]
+    assert panel.segmentation_layer.name == layer.name  # (the widget sees napari proxies)
+    assert not layer.visible, "hidden until asked for"
+    assert not layer.editable, "read-only"
+
+    def rgb(value):
+        return layer.colormap.map(np.array([value]))[0][:3]
+
+    np.testing.assert_allclose(rgb(2), transform_color("#ff8000")[0][:3], atol=1e-3)
+    assert list(layer.features["class"]) == ["unlabelled", widget.classes.names[1], "nucleus"]
+    widget.classes.recolor(1, "#0000ff")  # a later edit reaches the layer too
+    np.testing.assert_allclose(rgb(1), [0, 0, 1], atol=1e-3)

@@ -1,11 +1,11 @@
 """The Project tab: a folder of images trained and segmented together
 (:class:`convpaint.Project`).
 
-A table of the project's images (shape, annotated, segmented, changed since); one click
-opens an image with its annotations (layers named after the image); what is painted is
-saved to ``annotations/<image>.tif`` at most ``AUTOSAVE_MS`` after a stroke (atomically:
-a crash loses at most the last half second of painting); Train fits the project's model
-on every annotated image and saves ``model.npz``; Segment writes ``segmentations/`` (and
+A table of the project's images (:mod:`.project_table`); one click opens an image with
+its annotations (layers named after the image, :mod:`.project_layers`); what is painted
+is saved to ``annotations/<image>.tif`` at most ``AUTOSAVE_MS`` after a stroke
+(atomically: a crash loses at most the last half second of painting); Train fits the
+project's model on every annotated image and saves ``model.npz``; Segment writes ``segmentations/`` (and
 ``instances/``, ``probabilities/``) in the background with progress and Cancel, through
 the host widget's job runner (one job at a time, jobs named ``"Project: ..."``).
 """
@@ -18,51 +18,32 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from napari.utils.notifications import show_error
-from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 import convpaint
 
+from .project_layers import ProjectLayers, read_segmentation, select_in_host
+from .project_table import ProjectTable
 from .worker import Outcome, one_line
 
-AUTOSAVE_MS = 500  # annotations are written at most this long after the first unsaved stroke
 JOB_PREFIX = "Project: "  # names of the jobs this panel runs on the host's runner
-COLUMNS = ("Image", "Shape", "Annotated", "Segmented", "Changed since")
-ANNOTATIONS_SUFFIX = " annotations"
-SEGMENTATION_SUFFIX = " segmentation"
-
-
-def _tick(flag: bool) -> str:
-    return "✓" if flag else ""
 
 
 def _control(text: str, tip: str, kind: type = QPushButton) -> Any:
     control = kind(text)
     control.setToolTip(tip)
     return control
-
-
-def _layer_axes(axes: str, shape: tuple[int, ...]) -> tuple[bool, list[str]]:
-    """(rgb, axis labels of the napari image layer) for an image with ``axes``."""
-    rgb = axes.endswith("C") and shape[-1] in (3, 4)
-    shown = axes[:-1] if rgb else axes
-    return rgb, [a.lower() for a in shown]
 
 
 class ProjectPanel(QWidget):
@@ -75,18 +56,12 @@ class ProjectPanel(QWidget):
         self.host = host
         self.project: convpaint.Project | None = None
         self.current: str | None = None  # the image opened in the viewer
-        self.image_layer: Any = None
-        self.annotations_layer: Any = None
-        self._segmentation_layer: Any = None
+        self.layers = ProjectLayers(viewer, self.save_now, self)
+        self.autosave_timer = self.layers.timer
         self.last_outcome: Outcome | None = None
-        self._unsaved = False
         self._running = False  # a job of this panel runs on the host's runner
         self._job_project: convpaint.Project | None = None  # the project it works on
         self._build()
-        self.autosave_timer = QTimer(self)
-        self.autosave_timer.setSingleShot(True)
-        self.autosave_timer.setInterval(AUTOSAVE_MS)
-        self.autosave_timer.timeout.connect(self.save_now)
         self._connect()
         self._update_buttons()
 
@@ -97,20 +72,7 @@ class ProjectPanel(QWidget):
             "Open / create…", "a project folder, or make one of an empty folder or of images"
         )
         self.add_button = _control("Add images…", "list more image files in project.toml")
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        vertical, header = self.table.verticalHeader(), self.table.horizontalHeader()
-        assert vertical is not None and header is not None
-        vertical.setVisible(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.setToolTip(
-            "double-click an image to open it with its annotations; 'changed since': "
-            "segmented by another model, or the image or its annotations changed since"
-        )
+        self.table = ProjectTable()
         self.previous_button = _control("◀ Previous", "open the previous image")
         self.open_image_button = _control("Open image", "open the selected image")
         self.next_button = _control("Next ▶", "open the next image")
@@ -150,7 +112,9 @@ class ProjectPanel(QWidget):
     def _connect(self) -> None:
         self.open_button.clicked.connect(self.open_dialog)
         self.add_button.clicked.connect(self.add_dialog)
-        self.table.cellDoubleClicked.connect(lambda row, _: self.open_image(self._name_at(row)))
+        self.table.cellDoubleClicked.connect(
+            lambda row, _: self.open_image(self.table.name_at(row))
+        )
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.open_image_button.clicked.connect(self._open_selected)
         self.previous_button.clicked.connect(self.previous_image)
@@ -217,60 +181,27 @@ class ProjectPanel(QWidget):
     # -- the table -----------------------------------------------------------------------
     @property
     def names(self) -> list[str]:
-        return [self._name_at(r) for r in range(self.table.rowCount())]
+        return self.table.names
 
     def _name_at(self, row: int) -> str:
-        return self._text(row, 0)
-
-    def _text(self, row: int, col: int) -> str:
-        item = self.table.item(row, col)
-        return item.text() if item is not None else ""
+        return self.table.name_at(row)
 
     def refresh(self) -> None:
         """Re-read every image's state into the table (keeping the selection)."""
-        selected = set(self.selected_names())
         entries = self.project.images if self.project is not None else []
-        self.table.setRowCount(len(entries))
-        for row, e in enumerate(entries):
-            self._fill_row(row, e)
-        self.table.clearSelection()
-        for row, e in enumerate(entries):
-            if e.name in selected:
-                self.table.selectRow(row)
+        self.table.fill(entries, self.current)
         self._update_buttons()
 
-    def _fill_row(self, row: int, entry: Any) -> None:
-        values = (
-            entry.name,
-            " × ".join(map(str, entry.shape)),
-            _tick(entry.annotated),
-            _tick(entry.segmented),
-            _tick(entry.stale),
-        )
-        for col, text in enumerate(values):
-            item = QTableWidgetItem(text)
-            if col:
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-            if entry.name == self.current:
-                font = item.font()
-                font.setBold(True)
-                item.setFont(font)
-            self.table.setItem(row, col, item)
-
     def _refresh_row(self, name: str) -> None:
-        if self.project is None or name not in self.names:
-            return
-        self._fill_row(self.names.index(name), self.project.image(name))
+        if self.project is not None and name in self.names:
+            self.table.fill_row(self.names.index(name), self.project.image(name), self.current)
 
     def selected_names(self) -> list[str]:
-        rows = sorted({i.row() for i in self.table.selectedIndexes()})
-        return [self._name_at(r) for r in rows]
+        return self.table.selected_names()
 
     def row_state(self, name: str) -> dict[str, bool]:
         """The table's ticks of image ``name`` (annotated, segmented, changed since)."""
-        row = self.names.index(name)
-        keys = ("annotated", "segmented", "stale")
-        return {k: bool(self._text(row, c + 2)) for c, k in enumerate(keys)}
+        return self.table.row_state(name)
 
     def _update_buttons(self) -> None:
         has = self.project is not None and self.table.rowCount() > 0
@@ -285,6 +216,25 @@ class ProjectPanel(QWidget):
         self.cancel_button.setEnabled(busy)
 
     # -- images in the viewer ------------------------------------------------------------
+    @property
+    def image_layer(self) -> Any:
+        return self.layers.image
+
+    @property
+    def annotations_layer(self) -> Any:
+        return self.layers.annotations
+
+    @property
+    def segmentation_layer(self) -> Any:
+        return self.layers.segmentation
+
+    def _classes(self) -> tuple[dict[int, str], dict[int, str]] | None:
+        """The host's class (names, colours), None when it has no class table."""
+        table = getattr(self.host, "classes", None)
+        if table is None:
+            return None
+        return dict(table.names), dict(table.colors)
+
     def _open_selected(self) -> None:
         names = self.selected_names()
         if names:
@@ -321,115 +271,27 @@ class ProjectPanel(QWidget):
 
             axes = resolve_axes(tuple(data.shape), axes).axes
             annotations = self.project.read_annotations(name)
-            segmentation = self._read_segmentation(name, annotations.shape)
+            segmentation = read_segmentation(self.project, name, annotations.shape)
         except Exception as exc:
             self.error(f"cannot open {name!r}: {one_line(exc)}")
             return False
-        self._watch(None)
-        rgb, labels = _layer_axes(axes, tuple(data.shape))
-        self.image_layer = self._put(
-            self.image_layer, self.viewer.add_image, data, name, rgb=rgb, axis_labels=labels
-        )
-        if segmentation is None:
-            self._remove(self._segmentation_layer)
-            self._segmentation_layer = None
-        else:
-            self._show_segmentation(name, segmentation, visible=False)
-        ann = [a.lower() for a in axes if a != "C"]
-        layer = self._put(
-            self.annotations_layer, self.viewer.add_labels, annotations,
-            name + ANNOTATIONS_SUFFIX, axis_labels=ann,
-        )  # fmt: skip
-        layer.mode = "paint"
-        layer.brush_size = max(2, min(annotations.shape[-2:]) // 60)
-        layer.selected_label = 1
-        self._watch(layer)
-        self.annotations_layer = layer
-        self.viewer.layers.selection.active = self.annotations_layer
+        self.layers.show(name, data, axes, annotations, segmentation, self._classes())
         self.current = name
-        self._select_in_host(axes)
+        select_in_host(self.host, self.image_layer, self.annotations_layer, axes)
         self.refresh()
         self.status.setText(f"{name}: paint; annotations are saved as you go.")
         return True
 
-    def _read_segmentation(self, name: str, shape: tuple[int, ...]) -> np.ndarray | None:
-        assert self.project is not None
-        path = self.project.output_path(name)
-        if not path.is_file():
-            return None
-        from convpaint.io import read_image
-
-        seg = read_image(path)
-        return seg if seg.shape == shape else None
-
-    def _select_in_host(self, axes: str) -> None:
-        """Make the host work on the opened layers (its own method, else its pickers)."""
-        select = getattr(self.host, "select_layers", None)
-        if callable(select):
-            select(self.image_layer, self.annotations_layer)
-            return
-        for combo, layer in (
-            (getattr(self.host, "image_combo", None), self.image_layer),
-            (getattr(self.host, "annotations_combo", None), self.annotations_layer),
-        ):
-            if combo is not None:
-                combo.setCurrentText(layer.name)
-        edit = getattr(self.host, "axes_edit", None)
-        if edit is not None:
-            edit.setText(axes)
-
-    def _put(self, old: Any, add: Any, data: Any, name: str, **kwargs: Any) -> Any:
-        """``data`` in the layer ``old`` when it fits (same dimensions, RGB or not; keeps
-        its place and display settings), else in a new layer replacing it."""
-        rgb = kwargs.get("rgb", False)
-        fits = (
-            old is not None
-            and old in self.viewer.layers
-            and np.ndim(old.data) == np.ndim(data)
-            and bool(getattr(old, "rgb", False)) == rgb
-        )
-        if not fits:
-            self._remove(old)
-            return add(data, name=name, **kwargs)
-        old.data = data
-        old.name = name
-        if "axis_labels" in kwargs:
-            old.axis_labels = kwargs["axis_labels"]
-        if hasattr(old, "reset_contrast_limits") and not rgb:
-            old.reset_contrast_limits()
-        return old
-
-    def _remove(self, layer: Any) -> None:
-        if layer is not None and layer in self.viewer.layers:
-            self.viewer.layers.remove(layer)
-
-    def _watch(self, layer: Any) -> None:
-        """Autosave ``layer`` (None: stop watching the current annotations layer)."""
-        if layer is None and self.annotations_layer is not None:
-            self.annotations_layer.events.paint.disconnect(self._on_paint)
-            self.annotations_layer.events.data.disconnect(self._on_paint)
-        if layer is not None:
-            layer.events.paint.connect(self._on_paint)
-            layer.events.data.connect(self._on_paint)
-
-    # -- autosave ------------------------------------------------------------------------
-    def _on_paint(self, event: Any = None) -> None:
-        """A stroke: save within ``AUTOSAVE_MS`` (not postponed by further strokes)."""
-        self._unsaved = True
-        if not self.autosave_timer.isActive():
-            self.autosave_timer.start()
-
     def save_now(self) -> Path | None:
         """Write the open image's annotations now if they changed (atomically)."""
-        self.autosave_timer.stop()
-        if not self._unsaved or self.project is None or self.current is None:
+        if self.project is None or self.current is None:
+            self.autosave_timer.stop()
             return None
-        layer = self.annotations_layer
-        if layer is None:
+        data = self.layers.unsaved()
+        if data is None:
             return None
-        self._unsaved = False
         try:
-            path = self.project.save_annotations(self.current, np.asarray(layer.data))
+            path = self.project.save_annotations(self.current, data)
         except Exception as exc:
             self.error(f"annotations of {self.current!r} not saved: {one_line(exc)}")
             return None
@@ -518,9 +380,10 @@ class ProjectPanel(QWidget):
                 and self.current in done
                 and self.annotations_layer is not None
             ):
-                seg = self._read_segmentation(self.current, self.annotations_layer.data.shape)
+                shape = self.annotations_layer.data.shape
+                seg = read_segmentation(self._job_project, self.current, shape)
                 if seg is not None:
-                    self._show_segmentation(self.current, seg)
+                    self.layers.show_segmentation(self.current, seg, self._classes())
         if outcome.status == "done":
             self.progress.setValue(self.progress.maximum())
         self.refresh()
@@ -531,18 +394,6 @@ class ProjectPanel(QWidget):
             setter(model)
         else:
             self.host.model = model
-
-    def _show_segmentation(self, name: str, segmentation: np.ndarray, visible: bool = True) -> None:
-        """The "<name> segmentation" layer (read-only) below the annotations."""
-        layer = self._put(
-            self._segmentation_layer, self.viewer.add_labels, segmentation,
-            name + SEGMENTATION_SUFFIX, opacity=0.5,
-        )  # fmt: skip
-        layer.editable = False
-        layer.visible = visible
-        self._segmentation_layer = layer
-        if self.annotations_layer is not None:
-            self.viewer.layers.selection.active = self.annotations_layer
 
     def error(self, message: str) -> None:
         """Show ``message`` in the status line and as a napari error notification."""

@@ -170,6 +170,8 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
         for layer in (self.annotations_layer, seg):
             if isinstance(layer, Labels):
                 classes.style_layer(layer, names, colors)
+        if self.project_panel is not None:  # its "<image> segmentation" layer
+            self.project_panel.layers.restyle(names, colors)
 
     def _on_classes_changed(self) -> None:
         """Class table edits reach the layers, the model and the open project."""
@@ -209,6 +211,7 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
         image = self.pickers.image()
         axes = self.axes()
         settings = self.settings()
+        model = self._model_for(settings)
         annotations = None
         if train:
             ann = self._annotations()
@@ -216,7 +219,7 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
             if problem is not None:
                 raise ValueError(problem)
             annotations = np.array(ann.data, copy=True)
-        elif self._model_for(settings) is None or self.model.classes_ is None:
+        elif model is None or model.classes_ is None:
             raise ValueError("no trained model: press Train (or load a model) first")
         outputs = self.outputs.settings()
         return tasks.Inputs(
@@ -224,7 +227,7 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
             axes=axes,
             annotations=annotations,
             settings=settings,
-            model=self._model_for(settings),
+            model=model,
             outputs=outputs,
             class_names=dict(self.classes.names),
             class_colors=dict(self.classes.colors),
