@@ -10,7 +10,7 @@ Issue 16 item 3 (targets: train and segment with a peak RSS <= 1.5 GB; a killed
 The images are synthetic (bright disks of random size on a noisy uneven background,
 uint8 TIFFs in a temporary folder); scribbles come from their masks with
 :func:`convpaint.scribbles.generate_scribbles` (0.5 % coverage).  Each step runs in its
-own child process (``python -m convpaint.project_cli ...``), so that its peak RSS
+own child process (``python -m convpaint.cli project ...``), so that its peak RSS
 (``VmHWM``, else ``ru_maxrss``) is its own.  The kill/resume check copies the trained project,
 starts ``project segment`` in the copy, SIGKILLs it once a few outputs exist, runs it
 again and compares every output with those of the uninterrupted run.
@@ -33,7 +33,7 @@ import numpy as np
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from convpaint.project_cli import main
+from convpaint.cli import main
 
 def peak_mb():  # VmHWM is this process's own; ru_maxrss may keep the forking parent's
     status = Path("/proc/self/status")
@@ -44,7 +44,7 @@ def peak_mb():  # VmHWM is this process's own; ru_maxrss may keep the forking pa
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 t0 = time.perf_counter()
-rc = main(sys.argv[1:])
+rc = main(["project", *sys.argv[1:]])
 print(json.dumps({"rc": rc, "wall_s": time.perf_counter() - t0, "peak_rss_mb": peak_mb()}))
 """
 
@@ -100,7 +100,16 @@ def kill_and_resume(project: Path, copy: Path, after: int, instances: bool) -> d
     """SIGKILL ``project segment`` in ``copy`` once ``after`` outputs exist, rerun it, and
     compare with the outputs of ``project`` (uninterrupted)."""
     extra = ["--instances"] if instances else []
-    cmd = [sys.executable, "-m", "convpaint.project_cli", "segment", str(copy), "--quiet", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "convpaint.cli",
+        "project",
+        "segment",
+        str(copy),
+        "--quiet",
+        *extra,
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seg = copy / "segmentations"
     while proc.poll() is None and len(list(seg.glob("*.tif"))) < after:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,8 @@ import pytest
 import tifffile
 
 from convpaint import project_files
+from convpaint.cli import main
 from convpaint.project import Project
-from convpaint.project_cli import main as project_main
 
 SRC = Path(__file__).resolve().parents[1] / "packages/convpaint-core/src"
 
@@ -86,7 +87,7 @@ def test_round_trip(tmp_path, capsys):
         ("im1", True, False),
         ("im2", True, False),
     ]
-    assert project_main(["status", str(tmp_path / "proj")]) == 0
+    assert main(["project", "status", str(tmp_path / "proj")]) == 0
     out = capsys.readouterr().out
     assert "3 images, 2 annotated, 3 segmented (0 stale); model: trained" in out
     settings = project_files.read_toml(tmp_path / "proj/project.toml")
@@ -95,8 +96,6 @@ def test_round_trip(tmp_path, capsys):
 
 
 def test_through_the_convpaint_command(tmp_path, capsys):
-    from convpaint.cli import main
-
     src = tmp_path / "src"
     src.mkdir()
     image, truth = _disks((64, 64), 0)
@@ -151,6 +150,68 @@ def test_retraining_reuses_the_feature_cache_across_images(tmp_path):
     assert again is model  # one model object across calls
     assert model.feature_cache.misses == misses  # every tile of both images from the cache
     assert model.feature_cache.hits >= misses
+
+
+def test_segmenting_leaves_the_training_features_in_the_cache(tmp_path):
+    """Whole-image prediction features would evict the training features (the core
+    stores them when they fit half the cache): segmenting uses a model without a cache."""
+    cache_bytes = 8 * 2**20
+    project, truths = _make(tmp_path, n=4, shape=(192, 192), model={"cache_bytes": cache_bytes})
+    for name in ("im0", "im1"):
+        project.save_annotations(name, _scribbles(truths[name]))
+    model = project.train()
+    cache = model.feature_cache
+    entries, nbytes, misses = len(cache), cache.nbytes, cache.misses
+    assert 2 * nbytes > cache_bytes  # the premise: four images' features do not fit
+    assert project.segment() == ["im0", "im1", "im2", "im3"]
+    assert project.model() is model
+    assert (len(cache), cache.nbytes, cache.misses, cache.hits) == (entries, nbytes, misses, 0)
+    ann = project.read_annotations("im1")
+    ann[3, 3] = 1  # one more stroke
+    project.save_annotations("im1", ann)
+    assert project.train() is model
+    assert cache.misses == misses and cache.hits == entries  # every tile from the cache
+    for name, truth in truths.items():
+        assert np.mean(tifffile.imread(project.output_path(name)) == truth) > 0.95, name
+
+
+def test_prediction_model_shares_the_trees_not_the_cache(tmp_path):
+    from convpaint.project_segment import prediction_model
+
+    project, truths = _make(tmp_path, n=1)
+    project.save_annotations("im0", _scribbles(truths["im0"]))
+    model = project.train()
+    segmenter = prediction_model(model)
+    assert segmenter.classifier is model.classifier
+    assert segmenter.feature_cache is not model.feature_cache
+    assert segmenter.feature_cache.max_bytes == 0 and model.feature_cache.max_bytes > 0
+    assert segmenter.fingerprint() == model.fingerprint()
+
+
+def test_volume_annotations_round_trip_as_planes(tmp_path):
+    """A (3, Y, X) annotation stack of a ZYX image is three grey planes, not planar RGB
+    (tifffile's DeprecationWarning for that is an error here)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    truth = np.stack([_disks((64, 64), i)[1] for i in range(3)])
+    image = np.where(truth == 2, 0.8, 0.2).astype(np.float32)
+    tifffile.imwrite(src / "vol.tif", image, photometric="minisblack")
+    project = Project.init(
+        tmp_path / "proj", images=[src / "vol.tif"], axes="ZYX", options={"sigmas": [0.7, 1.6]}
+    )
+    ann = np.zeros_like(truth, dtype=np.uint16)
+    ann[:, ::7, ::7] = truth[:, ::7, ::7]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        path = project.save_annotations("vol", ann)
+        assert np.array_equal(project.read_annotations("vol"), ann)
+        project.train()
+        assert project.segment(proba=True) == ["vol"]
+    with tifffile.TiffFile(path) as tif:
+        assert len(tif.pages) == 3 and tif.pages[0].photometric == tifffile.PHOTOMETRIC.MINISBLACK
+    labels = tifffile.imread(project.output_path("vol"))
+    assert labels.shape == (3, 64, 64) and np.mean(labels == truth) > 0.95
+    assert tifffile.imread(project.output_path("vol", "proba")).shape == (2, 3, 64, 64)
 
 
 def test_saving_annotations_is_atomic(tmp_path, monkeypatch):
@@ -282,10 +343,30 @@ def test_training_memory_is_bounded(tmp_path):
 
 # -- bad input -----------------------------------------------------------------------------
 def _one_line_error(argv, capsys, match):
-    assert project_main(argv) == 2
+    assert main(["project", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("convpaint: error: "), err
     assert match in err, err
+
+
+def test_errors_are_worded_as_for_every_subcommand(tmp_path, capsys, monkeypatch):
+    _one_line_error(["init", str(tmp_path / "p"), "--option", "sigmas"], capsys, "KEY=VALUE")
+    _one_line_error(["init", str(tmp_path / "p"), "--class", "bg"], capsys, "'bg' is not KEY=")
+    assert not (tmp_path / "p").exists()
+    project, _ = _make(tmp_path, n=1)
+
+    def broken(self):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(Project, "status", broken)
+    _one_line_error(
+        ["status", str(project.path)], capsys, "KeyError: 'oops' (CONVPAINT_DEBUG=1 shows"
+    )
+    monkeypatch.setenv("CONVPAINT_DEBUG", "1")
+    with pytest.raises(KeyError, match="oops"):
+        main(["project", "status", str(project.path)])
+    with pytest.raises(FileNotFoundError, match="not a Convpaint project"):
+        main(["project", "status", str(tmp_path / "nothing")])
 
 
 def test_project_folder_that_is_a_file(tmp_path, capsys):

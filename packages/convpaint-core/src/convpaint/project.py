@@ -1,18 +1,13 @@
 """Projects: a folder of images trained and segmented together, readable by a person.
 
-Layout (:mod:`convpaint.project_files` reads and writes it)::
-
-    DIR/project.toml             extractor, options, axes, [model] settings, [classes] names
-    DIR/images/                  images (tif/png/jpg/npy/zarr), plus [images] paths elsewhere
-    DIR/annotations/<stem>.tif   scribbles, 0 = unlabelled (saved atomically)
-    DIR/model.npz                the trained model (and .training.json: what it saw)
-    DIR/segmentations/<stem>.tif labels (instances/, probabilities/ when asked);
-                                 segmentations/.state.json: what each output came from
+Layout (docs/projects.md): ``project.toml`` (settings), ``images/``,
+``annotations/<stem>.tif``, ``model.npz``, ``segmentations/<stem>.tif`` (and
+``instances/``, ``probabilities/``); :mod:`convpaint.project_files` reads and writes them.
 
 Training opens annotated images lazily (TIFF, zarr, ``.npy``: only the scribbled tiles
 are read) unless they are small enough to hold, with one model object across images.
-Segmenting resumes: an output made by the current model from the current image is
-kept, anything else is redone; outputs and state are written atomically, image by image.
+Segmenting (:mod:`convpaint.project_segment`) resumes: an output made by the current
+model from the current image is kept, anything else is redone.
 """
 
 from __future__ import annotations
@@ -30,11 +25,9 @@ import numpy as np
 
 from . import project_files as files
 from .cancel import cancel_check, check_callback
-from .progress import progress_bar
+from .project_files import EAGER_BYTES
 
-#: images up to this size (all together) are read into memory for training, so the
-#: feature cache serves retraining; larger ones are read lazily, tile by tile
-EAGER_BYTES = 256 * 2**20
+__all__ = ["EAGER_BYTES", "ImageEntry", "Project"]
 
 
 @dataclass(frozen=True)
@@ -400,72 +393,13 @@ class Project:
         """Segment images (default: all) into ``segmentations/`` (and ``instances/``,
         ``probabilities/``); resumes: an output recorded as made by the current model
         from the current image is kept.  Returns the names of the images (re)done.
-        ``callback(done, total)`` counts images."""
-        check = cancel_check(cancel)
-        check_callback(callback)
-        model = self.model()
-        if getattr(model, "classes_", None) is None:
-            raise ValueError(f"{self.path}: no trained model yet: train the project first")
-        fingerprint = model.fingerprint()
+        ``callback(done, total)`` counts images.  The model's feature cache is left as
+        training filled it (:mod:`convpaint.project_segment`)."""
+        from .project_segment import segment_project
+
         chosen = list(self.names) if names is None else list(dict.fromkeys(names))
-        for name in chosen:
-            self._source(name)  # unknown names: refused before any work
-        for kind in files.OUTPUT_DIRS:
-            files.remove_temporaries(self.path / files.OUTPUT_DIRS[kind])
         kinds = ["labels", *(["instances"] if instances else []), *(["proba"] if proba else [])]
-        settings = {"instances": self.settings.get("instances", {})}
-        redone = []
-        with progress_bar(len(chosen), "segmenting images", progress) as bar:
-            bar.unit = "image"
-            for i, name in enumerate(chosen):
-                check()
-                state = files.read_json(self._state_path)
-                record = dict(state.get(name, {}))
-                source = {
-                    "model": fingerprint,
-                    "image": files.signature(self._source(name)),
-                    "annotations": files.signature(self.annotation_path(name)),
-                }
-                todo = [k for k in kinds if not self._current(name, k, record.get(k), source)]
-                if todo:
-                    self._segment_one(name, model, todo, cancel, lazy)
-                    for k in todo:
-                        extra = settings if k == "instances" else {}
-                        out = files.signature(self.output_path(name, k))
-                        record[k] = {**source, **extra, "file": out}
-                    state = files.read_json(self._state_path)
-                    state[name] = record
-                    files.write_json(self._state_path, state)
-                    redone.append(name)
-                bar.update(1)
-                if callback is not None:
-                    callback(i + 1, len(chosen))
-        return redone
-
-    def _current(self, name: str, kind: str, record: dict | None, source: dict) -> bool:
-        if not record:
-            return False
-        if kind == "instances" and record.get("instances") != self.settings.get("instances", {}):
-            return False
-        same = all(record.get(k) == source[k] for k in ("model", "image"))
-        return same and record.get("file") == files.signature(self.output_path(name, kind))
-
-    def _segment_one(self, name: str, model: Any, todo: list[str], cancel: Any, lazy) -> None:
-        path = self._source(name)
-        shape, dtype, _ = files.image_header(path)
-        whole = not lazy if lazy is not None else math.prod(shape) * dtype.itemsize <= EAGER_BYTES
-        array, axes = self.open_image(name, lazy=not whole)
-        files.write_outputs(
-            model,
-            array,
-            axes,
-            todo,
-            {k: self.output_path(name, k) for k in files.OUTPUT_DIRS},
-            self.spatial(name),
-            self.settings.get("instances", {}),
-            self.class_names,
-            cancel,
-        )
+        return segment_project(self, chosen, kinds, cancel, callback, lazy, progress)
 
     # -- summary -------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -1,43 +1,25 @@
 """``convpaint project``: init, status, train and segment a project folder
-(:mod:`convpaint.project`)."""
+(:mod:`convpaint.project`).  Errors are worded by :func:`convpaint.cli.main`, as for every
+subcommand: one line ``convpaint: error: ...``, exit status 2 (``CONVPAINT_DEBUG=1``: the
+traceback)."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
-from typing import Any
 
-#: errors worded for the user: one line, exit status 2
-KNOWN = (ValueError, TypeError, OSError, RuntimeError, MemoryError, ImportError)
+from .cli_common import parse_options
 
-
-def _pairs(pairs: list[str] | None, what: str) -> dict[str, Any]:
-    """``["k=v", ...]`` -> dict, values parsed as JSON when they are JSON."""
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"{what} {pair!r} is not KEY=VALUE")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+HELP = "a folder of images annotated, trained and segmented together"
+DESCRIPTION = (
+    "A project folder: project.toml (settings), images/, annotations/<stem>.tif, model.npz, "
+    "segmentations/<stem>.tif (instances/, probabilities/ when asked). See docs/projects.md."
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``project`` command (init, status, train, segment) to ``subparsers``."""
-    p = subparsers.add_parser(
-        "project",
-        help="a folder of images annotated, trained and segmented together",
-        description=(
-            "A project folder: project.toml (settings), images/, annotations/<stem>.tif, "
-            "model.npz, segmentations/<stem>.tif (instances/, probabilities/ when asked). "
-            "See docs/projects.md."
-        ),
-    )
+    p = subparsers.add_parser("project", help=HELP, description=DESCRIPTION)
     sub = p.add_subparsers(dest="project_command", required=True)
 
     q = sub.add_parser("init", help="create a project folder")
@@ -52,16 +34,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument(
         "--class", dest="classes", action="append", metavar="VALUE=NAME", help="e.g. 1=background"
     )
-    q.set_defaults(project_func=cmd_init)
+    q.set_defaults(func=cmd_init)
 
     q = sub.add_parser("status", help="list images with their annotation/segmentation state")
     q.add_argument("dir", type=Path, metavar="DIR")
-    q.set_defaults(project_func=cmd_status)
+    q.set_defaults(func=cmd_status)
 
     q = sub.add_parser("train", help="train on every annotated image -> DIR/model.npz")
     q.add_argument("dir", type=Path, metavar="DIR")
     q.add_argument("--quiet", "-q", action="store_true")
-    q.set_defaults(project_func=cmd_train)
+    q.set_defaults(func=cmd_train)
 
     q = sub.add_parser(
         "segment", help="segment images -> DIR/segmentations/ (resumes an interrupted run)"
@@ -71,22 +53,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--instances", action="store_true", help="also write instances/<stem>.tif")
     q.add_argument("--proba", action="store_true", help="also write probabilities/<stem>.tif")
     q.add_argument("--quiet", "-q", action="store_true")
-    q.set_defaults(project_func=cmd_segment)
-    p.set_defaults(func=_run)
+    q.set_defaults(func=cmd_segment)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     from .project import Project
 
-    classes = _pairs(args.classes, "--class")
+    classes = parse_options(args.classes)
     project = Project.init(
         args.dir,
         images=args.images,
         extractor=args.extractor,
-        options=_pairs(args.option, "--option"),
+        options=parse_options(args.option),
         axes=args.axes,
         class_names={k: str(v) for k, v in classes.items()},
-        model=_pairs(args.model, "--model"),
+        model=parse_options(args.model),
     )
     print(f"created {project.path} ({len(project.names)} images, extractor {args.extractor})")
     return 0
@@ -143,40 +124,3 @@ def cmd_segment(args: argparse.Namespace) -> int:
         f"-> {project.path / 'segmentations'}"
     )
     return 0
-
-
-def _run(args: argparse.Namespace) -> int:
-    """Run a ``project`` subcommand: an error is one line on stderr and exit status 2."""
-    import logging
-    import os
-
-    tiff_log = logging.getLogger("tifffile")
-    level = tiff_log.level
-    tiff_log.setLevel(logging.CRITICAL)
-    try:
-        return args.project_func(args)
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:
-        if os.environ.get("CONVPAINT_DEBUG", "") not in ("", "0"):
-            raise
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        if not isinstance(exc, KNOWN):
-            text = f"{type(exc).__name__}: {text} (CONVPAINT_DEBUG=1 shows the traceback)"
-        print(f"convpaint: error: {text}", file=sys.stderr)
-        return 2
-    finally:
-        tiff_log.setLevel(level)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point: ``python -m convpaint.project_cli segment DIR``."""
-    parser = argparse.ArgumentParser(prog="convpaint")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parser(sub)
-    args = parser.parse_args(["project", *(argv if argv is not None else sys.argv[1:])])
-    return _run(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

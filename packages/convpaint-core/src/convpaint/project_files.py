@@ -1,6 +1,6 @@
 """The files of a project folder (:mod:`convpaint.project`): settings (TOML) and the
-model they build, state (JSON), images read lazily, annotations validated, signatures.  Every write is atomic (temporary file +
-``os.replace``, :func:`convpaint.io.atomic_write`).
+model they build, state (JSON), images read lazily, annotations validated, signatures.
+Every write is atomic (temporary file + ``os.replace``, :func:`convpaint.io.atomic_write`).
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ MODEL_KEYS = (
     "workers",
 )
 INSTANCE_KEYS = ("classes", "min_size", "split_touching")
+#: images up to this size (all together) are read into memory for training, so the
+#: feature cache serves retraining; larger ones are read lazily, tile by tile
+EAGER_BYTES = 256 * 2**20
 #: feature-cache budget of a project's model (training features of all annotated images)
 CACHE_BYTES = 512 * 2**20
 HEADER = "# Convpaint project settings (docs/projects.md describes every key)\n"
@@ -264,11 +267,14 @@ def read_annotation_file(path: Path, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def write_tiff(path: Path, data: np.ndarray, compress: bool = True) -> None:
-    """Write ``data`` as a TIFF atomically (zlib-compressed labels: scribbles are mostly 0)."""
+    """Write ``data`` as a TIFF atomically (zlib-compressed labels: scribbles are mostly 0);
+    grey planes always (a (3, Y, X) stack is three planes, not an RGB image)."""
     import tifffile
 
     with atomic_write(path, ".tif") as tmp:
-        tifffile.imwrite(tmp, data, compression="zlib" if compress else None)
+        tifffile.imwrite(
+            tmp, data, photometric="minisblack", compression="zlib" if compress else None
+        )
 
 
 def training_annotations(path: Path, shape: tuple[int, ...], lazy: bool) -> Any:
@@ -284,44 +290,6 @@ def training_annotations(path: Path, shape: tuple[int, ...], lazy: bool) -> Any:
         check_kind_shape(view.dtype, tuple(view.shape), shape, str(path))
         return view
     return read_annotation_file(path, shape)
-
-
-def write_outputs(
-    model: Any,
-    image: Any,
-    axes: str | None,
-    todo: list[str],
-    paths: Mapping[str, Path],
-    spatial: tuple[tuple[int, ...], str],
-    instance_settings: dict[str, Any],
-    class_names: Mapping[int, str],
-    cancel: Any = None,
-) -> None:
-    """Segment ``image`` into the outputs ``todo`` ("labels", "instances", "proba") at
-    ``paths`` (kind -> path), each written atomically; ``spatial``: (shape, axes) of the
-    labels.  Instances come from the labels (read back when those are current)."""
-    labels = None
-    if "labels" in todo:
-        labels = _computed(model.segment(image, axes=axes, cancel=cancel))
-        write_tiff(paths["labels"], labels)
-    if "instances" in todo:
-        from .instances import to_instances
-
-        if labels is None:
-            labels = read_annotation_file(paths["labels"], spatial[0])
-        opts = dict(instance_settings)
-        if "classes" in opts:
-            opts["classes"] = [int(c) for c in opts["classes"]]
-        names = dict(class_names) or None
-        ids = to_instances(labels, axes=spatial[1], class_names=names, **opts)
-        write_tiff(paths["instances"], np.asarray(ids))
-    if "proba" in todo:
-        proba = _computed(model.predict_proba(image, axes=axes, cancel=cancel))
-        write_tiff(paths["proba"], proba.astype(np.float32), compress=False)
-
-
-def _computed(result: Any) -> np.ndarray:
-    return np.asarray(result.compute() if hasattr(result, "compute") else result)
 
 
 # -- settings ---------------------------------------------------------------------------
