@@ -24,7 +24,7 @@ needs_intelex = pytest.mark.skipif(
 )
 
 
-def _data(n=600, n_features=12, n_classes=3, seed=0):
+def _data(n=1200, n_features=12, n_classes=3, seed=0):  # >= SKLEARN_BELOW: oneDAL fits
     rng = np.random.default_rng(seed)
     y = rng.integers(1, n_classes + 1, n)
     x = rng.normal(size=(n, n_features)).astype(np.float32)
@@ -76,7 +76,7 @@ def test_fit_without_sklearnex_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearnex", None)  # import fails
     monkeypatch.setitem(sys.modules, "sklearnex.ensemble", None)
     with pytest.raises(ImportError, match=r"convpaint-core\[fast\]"):
-        IntelexRandomForest(n_estimators=2).fit(*_data(50))
+        IntelexRandomForest(n_estimators=2).fit(*_data())
 
 
 # -- the fit ----------------------------------------------------------------------------
@@ -130,6 +130,17 @@ def test_kernel_matches_sklearn_on_exported_trees(n_classes):
 
 
 @needs_intelex
+def test_few_samples_get_scikit_learns_own_forest():
+    x, y = _data(n=fast_fit.SKLEARN_BELOW - 1)
+    small = IntelexRandomForest(n_estimators=6, random_state=4).fit(x, y)
+    plain = RandomForestClassifier(n_estimators=6, random_state=4).fit(x, y)
+    assert small.fitted_by_ == "scikit-learn"
+    assert _arrays(small) == _arrays(plain)
+    x, y = _data(n=fast_fit.SKLEARN_BELOW)
+    assert IntelexRandomForest(n_estimators=6, random_state=4).fit(x, y).fitted_by_ == "oneDAL"
+
+
+@needs_intelex
 def test_pickles_like_a_forest():
     x, y = _data()
     clf = IntelexRandomForest(n_estimators=5, random_state=0).fit(x, y)
@@ -171,9 +182,9 @@ def test_fitted_and_saved_loaded_models_agree(tmp_path, monkeypatch):
     image = rng.normal(size=(96, 96)).astype(np.float32)
     image[20:70, 30:80] += 2.0
     ann = np.zeros(image.shape, np.uint8)
-    ann[25:30, 35:75] = 2
-    ann[5:8, 5:90] = 1
-    ann[85:88, 10:50] = 1
+    ann[25:45, 35:75] = 2  # 800 + 600 pixels: the oneDAL fit
+    ann[2:6, 5:80] = 1
+    ann[85:90, 10:70] = 1
     model = convpaint.ConvpaintModel("raw", n_estimators=20)
     model.train(image, ann)
     assert type(model.classifier) is IntelexRandomForest

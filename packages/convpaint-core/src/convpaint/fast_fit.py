@@ -17,6 +17,11 @@ Which fit a default forest gets (:func:`resolve_fit`): ``"sklearn"``,
 ``"auto"`` -- the environment variable ``CONVPAINT_FIT`` when set, else
 ``"intelex"`` when scikit-learn-intelex is installed
 (``pip install "convpaint-core[fast]"``), else ``"sklearn"``.
+
+Below :data:`SKLEARN_BELOW` samples the forest is scikit-learn's own (the very
+trees of ``RandomForestClassifier``): from a few dozen scribbled pixels oneDAL's
+forests generalise worse more often (docs/interactive.md), and such fits take
+scikit-learn well under a second anyway.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
 FIT_MODES = ("auto", "sklearn", "intelex")
+SKLEARN_BELOW = 1000  # samples: fewer are fitted by scikit-learn itself
 ENV = "CONVPAINT_FIT"
 INSTALL = 'pip install "convpaint-core[fast]"'
 # fitted state of a forest that prediction, scoring and model files read
@@ -91,12 +97,16 @@ class IntelexRandomForest(RandomForestClassifier):
     as scikit-learn's own forests have them) and no oneDAL state: it predicts,
     pickles, saves and loads like any ``RandomForestClassifier``.
     ``fitted_by_`` says which library grew the trees (``"oneDAL"``, or
-    ``"scikit-learn"`` where scikit-learn-intelex falls back to it, e.g. for
-    ``ccp_alpha > 0`` or ``monotonic_cst``).  ``estimators_samples_`` are not
-    oneDAL's bootstrap samples.
+    ``"scikit-learn"`` below :data:`SKLEARN_BELOW` samples or where
+    scikit-learn-intelex falls back to it, e.g. for ``ccp_alpha > 0``).
+    ``estimators_samples_`` are not oneDAL's bootstrap samples.
     """
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> IntelexRandomForest:
+        if len(X) < SKLEARN_BELOW:
+            super().fit(X, y, sample_weight=sample_weight)
+            self.fitted_by_ = "scikit-learn"
+            return self
         try:
             from sklearnex.ensemble import RandomForestClassifier as OneDALForest
         except ImportError as exc:
