@@ -172,4 +172,4 @@ def _at_scale(
         yield name, sigma, out
 
 
-__all__ = ["MIN_TAIL", "available", "correlate", "filter_bank", "module"]
+__all__ = ["MIN_TAIL", "available", "correlate", "eigenvalues2", "filter_bank", "module"]
