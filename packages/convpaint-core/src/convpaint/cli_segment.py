@@ -95,14 +95,12 @@ def cmd_segment(args: argparse.Namespace) -> int:
     targets = _targets(args, to_zarr)
     model = load_model_file(args.model)
     model.progress = not args.quiet
+    table = None
     if _kind(args) == "labels" and not to_zarr:  # zarr stores carry names in their metadata
-        from .class_names import write_csv
         from .paths import check_output
 
         table = _class_table(targets, len(targets) > 1 or targets[0].parent == out)
         check_output(table, [args.model, *args.images], what="class table")
-        table.parent.mkdir(parents=True, exist_ok=True)
-        write_csv(table, model.class_names, model.class_colors)
     scheduler = make_scheduler(args.scheduler)
     try:
         for src, dst in zip(args.images, targets, strict=True):
@@ -112,6 +110,14 @@ def cmd_segment(args: argparse.Namespace) -> int:
     finally:
         if scheduler is not None:
             scheduler.close()
+    if table is not None:  # beside the labels it names, once they are written
+        from .class_names import write_csv
+        from .io import write_error
+
+        try:
+            write_csv(table, model.class_names, model.class_colors)
+        except OSError as exc:
+            raise write_error(table, exc) from None
     return 0
 
 

@@ -251,13 +251,13 @@ class ConvpaintModel(ModelTraining, ModelOutputs, NamedClasses):
             return scale.predict(self._canonical, canon, reg, fitted, want_proba, check, callback)
         classifier, classes, n_features = fitted[:3]
         full_scale = intensity_range(canon.dtype) if scale is None else scale.full_scale(canon)
-        units = make_units(canon, self.normalize, self.volumetric, reg.t, reg.z)
         depth = canon.shape[1]
         plan = self.planner.plan(
             canon.shape[-2:], training=False, depth=depth, n_features=n_features
         )
         if is_lazy(canon):
             check()
+            units = make_units(canon, self.normalize, self.volumetric, reg.t, reg.z)
             predictor = self._predictor(plan, classifier, classes, n_features, full_scale)
             jobs = tile_jobs(units, plan.grid, reg)
             progress = lazy.Progress(check, callback, len(jobs))
@@ -265,6 +265,7 @@ class ConvpaintModel(ModelTraining, ModelOutputs, NamedClasses):
         dtype = label_dtype(classes)
         itemsize = 4 * len(classes) if want_proba else dtype.itemsize
         check_prediction(plan, self.pipeline.zpad, self.feature_cache, canon.shape, reg, itemsize)
+        units = make_units(canon, self.normalize, self.volumetric, reg.t, reg.z)  # after the guard
         features, plan = self._prediction_features(
             canon.shape[-2:], full_scale, units, reg, plan, n_features
         )
