@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .fast_fit import with_fit
 from .model import ConvpaintModel
 from .model_file import SAFE_NAME, ModelFileError, read_model_file
 from .registry import list_extractors
@@ -52,7 +53,7 @@ def load_model(path: str | os.PathLike) -> ConvpaintModel:
             parts,
             scalings=meta.get("scalings"),
             normalize=meta.get("normalize", "image"),
-            classifier=clf,
+            classifier=with_fit(clf),  # retraining grows trees as a new model would
             volumetric=meta.get("volumetric", False),
             tile_size=meta.get("tile_size"),
             coarse_to_fine=meta.get("coarse_to_fine", 1),  # files before 0.2: every pixel

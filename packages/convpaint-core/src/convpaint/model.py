@@ -63,6 +63,11 @@ class ConvpaintModel(ModelTraining, ModelOutputs, NamedClasses):
     classifier : scikit-learn classifier, optional
         Default: ``RandomForestClassifier(n_estimators, max_depth, random_state=seed)``.
     seed, n_estimators, max_depth : parameters of the default random forest.
+    fit : {"auto", "sklearn", "intelex"}, default "auto"
+        Who grows the default forest (:mod:`convpaint.fast_fit`): scikit-learn, or
+        scikit-learn-intelex (``pip install "convpaint-core[fast]"``; 4-11x less CPU from
+        1000 samples, stored as plain scikit-learn trees); "auto": ``$CONVPAINT_FIT``,
+        else intelex when installed.
     tile_size : int, optional
         Edge of tiles in pixels. Default: the extractor's choice, else 256 px for
         training crops and, for prediction, the edge at which one tile's features
@@ -116,6 +121,7 @@ class ConvpaintModel(ModelTraining, ModelOutputs, NamedClasses):
         seed: int = 0,
         n_estimators: int = 100,
         max_depth: int | None = None,
+        fit: str = "auto",
         tile_size: int | None = None,
         volumetric: bool = False,
         progress: bool | None = None,
@@ -144,7 +150,7 @@ class ConvpaintModel(ModelTraining, ModelOutputs, NamedClasses):
         self.classifier = check_classifier(
             classifier
             if classifier is not None
-            else default_classifier(seed, n_estimators, max_depth)
+            else default_classifier(seed, n_estimators, max_depth, fit=fit)
         )
         self.seed = seed
         self.volumetric = volumetric
