@@ -155,30 +155,3 @@ def test_gil_probe_detects_a_gil_holder() -> None:
     """The probe above can fail: fastfilters2 holds the GIL, so no tick falls inside it."""
     x = smooth_noise((1024, 1024), seed=17)
     assert _ticks_inside_call(lambda: fast.compute_filters(x, 10.0)) == 0
-
-
-@pytest.mark.slow
-def test_two_planes_in_two_threads_overlap() -> None:
-    """Wall time of two planes on two threads < 1.6 x one plane (needs 2 idle cores).
-
-    OpenCV's own pool is limited to one thread here: otherwise one plane already
-    keeps both cores busy and there is nothing left to overlap."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    cv2 = opencv.module()
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        ex = IlastikFilters(backend="opencv")
-        planes = [smooth_noise((1, 1024, 1024), seed=s) for s in (1, 2)]
-        ex.extract(planes[0])  # warm up
-        t = time.perf_counter()
-        ex.extract(planes[0])
-        one = time.perf_counter() - t
-        with ThreadPoolExecutor(2) as pool:
-            t = time.perf_counter()
-            list(pool.map(ex.extract, planes))
-            two = time.perf_counter() - t
-    finally:
-        cv2.setNumThreads(before)
-    assert two < 1.6 * one, (one, two)
