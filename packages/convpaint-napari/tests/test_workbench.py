@@ -110,3 +110,27 @@ def test_reset_forgets_the_model(viewer, widget, wait):
     widget.reset()
     assert widget.model is None and not widget.segment_plane_button.isEnabled()
     assert widget.form.n_estimators.value() == 100 and widget.classes.names[1] == "class 1"
+
+
+def test_live_coarse_result_first_then_the_full_one(viewer, widget, wait):
+    """``live_coarse = 2``: a live job shows a downsample-2 segmentation of the view first
+    (``runner.partial``), then the full-resolution one replaces it."""
+    image = disk_image((96, 96))
+    viewer.add_image(image, name="img")
+    viewer.add_labels(scribbles((96, 96)), name=ANNOTATIONS)
+    widget.live_coarse = 2
+    shown = []
+    widget.runner.partial.connect(lambda r: shown.append(r.labels.copy()))
+    widget.live_check.setChecked(True)
+    wait(widget)
+    assert widget.last_outcome.job == "Live" and widget.last_outcome.status == "done"
+    assert shown and widget.last_partial is not None
+    model = widget.model
+    np.testing.assert_array_equal(shown[-1], model.segment(image, downsample=2))
+    np.testing.assert_array_equal(viewer.layers[SEGMENTATION].data, model.segment(image))
+    widget.live_check.setChecked(False)
+    wait(widget)
+    n = len(shown)
+    widget.segment_plane_button.click()  # not live: no coarse result
+    wait(widget)
+    assert len(shown) == n and widget.last_outcome.job == "Segmenting the plane"

@@ -29,6 +29,7 @@ class Inputs:
     class_colors: dict[int, str] = field(default_factory=dict)
     segment: bool = True  # False: train only
     extras: bool = True  # False (live): labels only, no probabilities/uncertainty/instances
+    coarse: int = 0  # > 1: first a segmentation this much coarser (``callback.partial``)
 
 
 @dataclass
@@ -91,8 +92,14 @@ def run(
     model.smooth = out.smooth
     if not inputs.segment:
         return Result(model, inputs.settings, region, None, None, summary, outputs=out)
-    _stage(callback, "segmenting")
     kwargs = {"region": region, "cancel": cancel, "callback": callback, "smooth": out.smooth}
+    partial = getattr(callback, "partial", None)
+    if inputs.coarse > 1 and partial is not None:
+        _stage(callback, "a coarse result first")
+        factor = inputs.coarse * model.downsample
+        coarse = model.segment(inputs.image, inputs.axes, **kwargs, downsample=factor)
+        partial(Result(model, inputs.settings, region, coarse, None, summary, outputs=out))
+    _stage(callback, "segmenting")
     proba = uncertainty = instances = None
     if inputs.extras and out.needs_proba:
         proba = model.predict_proba(inputs.image, inputs.axes, **kwargs)

@@ -45,6 +45,9 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
         self._job = ""
         self._watched: Labels | None = None
         self.last_outcome: Outcome | None = None  # how the last job ended
+        self.live_coarse = 0  # > 1: live shows a this-much-coarser segmentation first (off:
+        # measured not worth it, docs/benchmarks.md "napari live mode")
+        self.last_partial: tasks.Result | None = None  # the last coarse result shown
         self.runner = JobRunner(self)
         self.live = LiveTrigger(self.live_update, self)
         self.live_timer = self.live.timer
@@ -94,6 +97,7 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
         self.features_button.clicked.connect(self.show_features)
         self.runner.progress.connect(self.show_progress)
         self.runner.stage.connect(lambda text: self.status.setText(f"{self._job}: {text}…"))
+        self.runner.partial.connect(self._on_partial)
         self.runner.finished.connect(self._on_finished)
 
     # -- layers --------------------------------------------------------------------------
@@ -233,6 +237,7 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
             class_colors=dict(self.classes.colors),
             segment=live or not train or outputs.auto_segment,
             extras=not live,
+            coarse=self.live_coarse if live else 0,
         )
 
     def _start(self, job: str, train: bool, region: tuple | None, live: bool = False) -> bool:
@@ -341,6 +346,19 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
             self.live.dirty = self.live.dirty or train
 
     # -- results -------------------------------------------------------------------------
+    def _on_partial(self, result: tasks.Result) -> None:
+        """A live job's coarse first answer: shown until its full result replaces it."""
+        if self.runner.job != "Live" or result.labels is None:
+            return
+        try:
+            results.show(
+                self.viewer, self.pickers.image(), self.axes(), self.annotations_layer,
+                result, self.classes.names, self.classes.colors,
+            )  # fmt: skip
+        except Exception:  # noqa: BLE001 -- the full result (or its error) follows
+            return
+        self.last_partial = result
+
     def _on_finished(self, outcome: Outcome) -> None:
         if outcome.job != self._job:  # a job of the Project tab: it shows its own results
             self.live.job_finished()

@@ -19,17 +19,22 @@ JobFunction = Callable[[threading.Event, Callable[[int, int], None]], Any]
 
 
 class Reporter:
-    """The progress callback of a job: ``reporter(done, total)`` and ``reporter.stage(text)``
-    (e.g. "fitting the random forest"), both queued to the GUI thread."""
+    """The progress callback of a job: ``reporter(done, total)``, ``reporter.stage(text)``
+    (e.g. "fitting the random forest") and ``reporter.partial(value)`` (a first answer
+    before the result), all queued to the GUI thread."""
 
-    def __init__(self, progress: Any, stage: Any) -> None:
-        self._progress, self._stage = progress, stage
+    def __init__(self, progress: Any, stage: Any, partial: Any = None) -> None:
+        self._progress, self._stage, self._partial = progress, stage, partial
 
     def __call__(self, done: int, total: int) -> None:
         self._progress(int(done), int(total))
 
     def stage(self, text: str) -> None:
         self._stage(str(text))
+
+    def partial(self, value: Any) -> None:
+        if self._partial is not None:
+            self._partial(value)
 
 
 @dataclass
@@ -51,12 +56,13 @@ def one_line(exc: BaseException) -> str:
 class JobRunner(QObject):
     """Runs one job at a time in a napari ``thread_worker``.
 
-    ``progress(done, total)``, ``stage(text)`` and ``finished(outcome)`` are emitted in
-    the GUI thread.
+    ``progress(done, total)``, ``stage(text)``, ``partial(value)`` and ``finished(outcome)``
+    are emitted in the GUI thread.
     """
 
     progress = Signal(int, int)
     stage = Signal(str)
+    partial = Signal(object)
     finished = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -74,7 +80,9 @@ class JobRunner(QObject):
         if self.busy:
             raise RuntimeError(f"{self.job} is still running")
         cancel = threading.Event()
-        emit = Reporter(self.progress.emit, self.stage.emit)  # queued to the GUI thread
+        emit = Reporter(
+            self.progress.emit, self.stage.emit, self.partial.emit
+        )  # queued to the GUI thread
 
         def run() -> Outcome:
             try:
