@@ -12,13 +12,13 @@ from .cli_common import load_model_file, make_scheduler, read_input, unexpected
 
 def _targets(args: argparse.Namespace, to_zarr: bool) -> list[Path]:
     """The output of each input, checked before anything is written."""
-    from .paths import check_distinct, check_output, check_store_target
+    from .paths import check_distinct, check_output, check_store_target, image_stem
 
     out = Path(args.output)
     several = len(args.images) > 1 or (not to_zarr and (out.is_dir() or not out.suffix))
     kind = _kind(args)
     ext = ".ome.zarr" if to_zarr else ".tif"
-    targets = [out / f"{_stem(p)}_{kind}{ext}" for p in args.images] if several else [out]
+    targets = [out / f"{image_stem(p)}_{kind}{ext}" for p in args.images] if several else [out]
     for src in args.images:
         if not Path(src).exists():
             raise FileNotFoundError(f"no such file: {src}")
@@ -159,14 +159,6 @@ def model_axes(image: Any, axes: str | None, model: Any) -> str:
 
     _, layout = prepare_image(image, axes, None, model.axes_)
     return layout.spatial_axes
-
-
-def _stem(path: str) -> str:
-    name = Path(path).name
-    for suffix in (".ome.zarr", ".zarr", ".ome.tif", ".ome.tiff"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return Path(path).stem
 
 
 def add_parser(sub: Any) -> None:

@@ -213,3 +213,13 @@ def _group_attributes(folder: Path) -> dict:
         if isinstance(meta, dict):
             return meta
     return {}
+
+
+def image_stem(path: str | os.PathLike) -> str:
+    """The name outputs of ``path`` are named after: ``a.ome.tif`` -> ``a``, ``b.zarr`` ->
+    ``b``, ``c.png`` -> ``c``."""
+    name = Path(path).name
+    for suffix in (".ome.zarr", ".zarr", ".ome.tiff", ".ome.tif"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(path).stem

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import project_files as files
 from .cancel import cancel_check, check_callback
+from .paths import image_stem
 from .project_files import EAGER_BYTES
 
 __all__ = ["EAGER_BYTES", "ImageEntry", "Project"]
@@ -162,7 +163,7 @@ class Project:
     def _sources(self) -> dict[str, Path]:
         found: dict[str, Path] = {}
         for p in files.find_images(self.path / "images") + self._listed():
-            name = files.image_stem(p)
+            name = image_stem(p)
             if name in found and found[name].resolve() != p.resolve():
                 raise ValueError(
                     f"two images are named {name!r} ({found[name]} and {p}): their annotations "

@@ -112,15 +112,6 @@ def remove_temporaries(folder: Path) -> list[Path]:
 
 
 # -- images ------------------------------------------------------------------------------
-def image_stem(path: str | os.PathLike) -> str:
-    """``a.ome.tif`` -> ``a``; ``b.zarr`` -> ``b``; ``c.png`` -> ``c``."""
-    name = Path(path).name
-    for suffix in (".ome.zarr", ".zarr", ".ome.tiff", ".ome.tif"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return Path(path).stem
-
-
 def is_image(path: Path) -> bool:
     from .ome import is_zarr_path
 
