@@ -59,6 +59,19 @@ def resolve_axes(shape: tuple[int, ...], axes: str | None) -> Layout:
     return Layout(axes)
 
 
+def resolve_image_axes(
+    shape: tuple[int, ...], axes: str | None, trained_axes: str | None = None
+) -> Layout:
+    """:func:`resolve_axes`, falling back to ``trained_axes`` (the axes a model was trained
+    with) when ``axes`` is None and the shape alone cannot be read."""
+    try:
+        return resolve_axes(shape, axes)
+    except AxesError:
+        if axes is not None or not trained_axes or len(trained_axes) != len(shape):
+            raise
+        return resolve_axes(shape, trained_axes)
+
+
 def to_canonical(image: np.ndarray, layout: Layout) -> np.ndarray:
     """Return a (T, Z, C, Y, X) view of ``image`` (NumPy, or lazy for a dask array)."""
     arr = _array(image)

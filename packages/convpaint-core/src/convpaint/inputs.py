@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .axes import AxesError, Layout, annotations_to_canonical, resolve_axes, to_canonical
+from .axes import Layout, annotations_to_canonical, resolve_image_axes, to_canonical
 from .normalize import check_finite
 
 #: class values are kept exactly: integers of the signed 64-bit range
@@ -67,12 +67,7 @@ def prepare_image(
             raise TypeError(f"image dtype {x.dtype} is not numeric")
     else:
         check_finite(x)
-    try:
-        layout = resolve_axes(x.shape, axes)
-    except AxesError:
-        if axes is not None or not trained_axes or len(trained_axes) != x.ndim:
-            raise
-        layout = resolve_axes(x.shape, trained_axes)  # same axes as in training
+    layout = resolve_image_axes(x.shape, axes, trained_axes)  # else the training's axes
     canon = to_canonical(x, layout)
     if min(canon.shape[-2:]) < 1 or 0 in canon.shape[:2]:
         empty = [a for a, n in zip(layout.axes, x.shape, strict=True) if n == 0]

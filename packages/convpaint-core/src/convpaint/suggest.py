@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .axes import AxesError, resolve_axes
+from .axes import resolve_image_axes
 
 DEFAULT_BOX = 64  # edge of a suggested box in pixels (at most a quarter of the plane's edge)
 _TOLERANCE = 1e-3  # probabilities may exceed 1 by rounding
@@ -256,13 +256,7 @@ def _image_spatial_shape(image: Any, axes: str | None, model: Any) -> tuple[int,
 
 
 def _full_axes(shape: tuple[int, ...], axes: str | None, model: Any) -> str:
-    try:
-        return resolve_axes(shape, axes).axes
-    except AxesError:
-        trained = getattr(model, "axes_", None)
-        if axes is not None or not trained or len(trained) != len(shape):
-            raise
-        return resolve_axes(shape, trained).axes
+    return resolve_image_axes(shape, axes, getattr(model, "axes_", None)).axes
 
 
 def _boxes(u: np.ndarray, spatial: str, reg: tuple[Any, ...], n: int, box: Any) -> list[Suggestion]:

@@ -19,16 +19,9 @@ _PERCENTILES = (1.0, 99.0)
 
 def _layout(image: Any, axes: str | None, model: Any) -> str:
     """The full axes string of ``image`` (given, guessed, or the trained model's)."""
-    from convpaint.axes import AxesError, resolve_axes
+    from convpaint.axes import resolve_image_axes
 
-    shape = tuple(np.shape(image))
-    try:
-        return resolve_axes(shape, axes).axes
-    except AxesError:
-        trained = getattr(model, "axes_", None)
-        if axes is not None or not trained or len(trained) != len(shape):
-            raise
-        return resolve_axes(shape, trained).axes
+    return resolve_image_axes(tuple(np.shape(image)), axes, getattr(model, "axes_", None)).axes
 
 
 def _plane_index(letters: str, plane: Any) -> list[int]:
