@@ -49,6 +49,40 @@ def overlay(
     return out.astype(np.uint8)
 
 
+def warm_up() -> dict[str, float]:
+    """Do now what the first ``train`` would otherwise pay for: import numba and load the
+    compiled kernels (:func:`convpaint.jit.preload`), import scikit-learn-intelex when
+    it fits the forests; seconds per step."""
+    from . import fast_fit, forest_kernel, jit
+
+    jit.register("forest walk", forest_kernel.warm_up)  # (already so once imported)
+    jit.register("feature gather", _warm_gather)
+    times = dict(jit.preload())
+    try:
+        intelex = fast_fit.resolve_fit() == "intelex"
+    except (ImportError, ValueError):  # the first fit reports these
+        intelex = False
+    if intelex:
+        t = time.perf_counter()
+        import sklearnex.ensemble  # noqa: F401
+
+        times["import sklearnex"] = time.perf_counter() - t
+    return times
+
+
+def _warm_gather() -> None:
+    """:meth:`FeatureMaps.at` on tiny frozen levels, planar and channels-last (the layouts
+    of the extractors' outputs), at factors 1 and 2: its kernel for the pipeline's types."""
+    from .feature_maps import FeatureMaps, Level
+
+    planar = np.zeros((2, 4, 4), np.float32)
+    last = np.zeros((4, 4, 2), np.float32).transpose(2, 0, 1)
+    for f in (planar, last):
+        f.flags.writeable = False
+        for factor in (1, 2):
+            FeatureMaps([Level(f, factor, 0)], (4, 4)).at(np.array([0, 3]), np.array([1, 2]))
+
+
 def run_demo(out_dir: str | Path = "convpaint-demo", extractor: str = "ilastik") -> dict:
     """Train on the shipped scribbles, segment, write labels + overlay PNG; return timings."""
     from skimage import data
@@ -59,6 +93,7 @@ def run_demo(out_dir: str | Path = "convpaint-demo", extractor: str = "ilastik")
     image = data.coins()
     scribbles = demo_scribbles()
     model = ConvpaintModel(extractor=extractor)
+    warm_up()
     t0 = time.perf_counter()
     model.train(image, scribbles)
     t1 = time.perf_counter()

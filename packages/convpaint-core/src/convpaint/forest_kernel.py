@@ -188,6 +188,21 @@ def _kernel():
     return jit.compile(_walk)
 
 
+def warm_up() -> bool:
+    """Load (or compile) the walk for the argument types :func:`forest_proba` passes, on
+    a one-leaf forest; False without numba."""
+    walk = _kernel()
+    if walk is None:
+        return False
+    x = np.zeros((1, BLOCK + 1), np.float32)
+    feature_child = np.zeros((1, 2), np.int32)
+    threshold = np.full(1, np.inf, np.float32)
+    value = np.ones((1, 2), np.float64)
+    roots = np.zeros(1, np.int32)
+    out = np.empty((2, x.shape[1]), np.float64)
+    return bool(walk(x, feature_child, threshold, value, roots, roots.copy(), out))
+
+
 def forest_proba(clf: Any, x: np.ndarray) -> np.ndarray | None:
     """(n_classes, n) float64 probabilities of (F, n) features, or None when the kernel
     cannot serve (no numba, non-finite features): then use scikit-learn."""
@@ -207,3 +222,6 @@ def forest_proba(clf: Any, x: np.ndarray) -> np.ndarray | None:
         return None
     out /= packed.roots.size
     return out
+
+
+jit.register("forest walk", warm_up)
