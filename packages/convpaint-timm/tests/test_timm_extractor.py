@@ -24,15 +24,16 @@ def test_class_attributes():
         assert (cls.n_input_channels, cls.rgb, cls.patch_size) == (3, True, 1)
     assert EfficientNetB0Features.default_scalings == (1, 2)
     assert EfficientNetB0Features.tile_size == 1024  # squeeze-excitation: large tiles
-    assert ConvNeXtTinyFeatures.default_scalings == (1,)
+    assert ConvNeXtTinyFeatures.default_scalings == (1, 2)
 
 
 @pytest.mark.parametrize(
     ("name", "layers", "n_features", "padding", "alignment"),
-    [("efficientnet", [0, 1, 2], 80, 48, 8), ("convnext", [0, 1], 288, 120, 8)],  # defaults
+    [("efficientnet", [0, 1, 2], 80, 48, 8), ("convnext", [0], 96, 44, 4)],  # defaults
 )
 def test_geometry(name, layers, n_features, padding, alignment):
-    ex = random_extractor(name, layers=layers)
+    ex = random_extractor(name)  # the defaults
+    assert ex.layers == layers
     assert (ex.n_features, ex.padding, ex.alignment) == (n_features, padding, alignment)
     assert not ex.deterministic
 
@@ -55,7 +56,7 @@ def test_halo_per_stage(arch, halos):
 def test_defaults_and_options():
     eff, cnx = random_extractor("efficientnet"), random_extractor("convnext")
     assert eff.get_options() == {"layers": [0, 1, 2], "weights": "random"}
-    assert cnx.get_options() == {"layers": [0, 1], "weights": "random"}
+    assert cnx.get_options() == {"layers": [0], "weights": "random"}
     assert convpaint.registry.get_registry().spec("convnext").distribution == "convpaint-timm"
 
 

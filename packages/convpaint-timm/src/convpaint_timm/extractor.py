@@ -149,7 +149,8 @@ def _cached_trunk(
                 f"weights file {source} does not match timm's {arch.timm_name}: {exc}"
             ) from exc
     n_parameters = sum(p.numel() for p in trunk.parameters())
-    trunk = trunk.to(device=device, dtype=torch.float32, memory_format=torch.channels_last)
+    trunk = trunk.to(device=device, dtype=torch.float32)
+    trunk = trunk.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return trunk.eval(), padding, n_parameters
 
 
@@ -174,8 +175,8 @@ class ConvNeXtTinyFeatures(TimmCNNFeatures):
     """ConvNeXt-T (timm ``convnext_tiny.in12k_ft_in1k``): stages 0-3 at strides 4-32."""
 
     name = "convnext"
-    description = "ConvNeXt-T ImageNet stage features (timm; default stages 0-1, 288 features)"
-    default_scalings = (1,)
+    description = "ConvNeXt-T ImageNet stage features (timm; default stage 0, 96 features)"
+    default_scalings = (1, 2)
     arch = CONVNEXT_TINY
     hub_repo = "timm/convnext_tiny.in12k_ft_in1k"
-    default_layers = (0, 1)
+    default_layers = (0,)

@@ -65,7 +65,7 @@ def build_trunk(arch: Architecture, layers: Sequence[int]) -> nn.Module:
         )
     stage_out = getattr(net, "_stage_out_idx", None)
     if stage_out is not None:  # EfficientNetFeatures: feature i+1 follows blocks[i]
-        net.blocks = net.blocks[: max(stage_out)]
+        net.blocks = net.blocks[: max(stage_out)]  # type: ignore[index]
     return net.eval()
 
 
