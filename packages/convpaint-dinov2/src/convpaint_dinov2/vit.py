@@ -10,6 +10,7 @@ to pixel resolution.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +24,8 @@ from convpaint.devices import AUTO, resolve_device
 from .weights import explicit_file, find_hub_file, load_state_dict
 
 RANDOM = "random"
+#: one network build at a time: tiles run in threads, and random weights seed the global RNG
+_BUILD_LOCK = threading.Lock()
 
 
 class ViTExtractor(FeatureExtractor):
@@ -68,15 +71,18 @@ class ViTExtractor(FeatureExtractor):
     def network(self) -> Any:
         """The torch module (built on first use and shared between equal extractors)."""
         if self._net is None:
-            name, kwargs = self.timm_spec()
-            key = tuple(sorted(kwargs.items()))
-            if self.weights_file is None:
-                self._net = build_network(name, key, RANDOM, 0, str(self._device))
-            else:
-                stamp = self.weights_file.stat().st_mtime_ns  # a rewritten file is reloaded
-                source = str(self.weights_file)
-                self._net = build_network(name, key, source, stamp, str(self._device))
+            with _BUILD_LOCK:  # else two tiles' threads could build (different) networks
+                if self._net is None:
+                    self._net = self._build()
         return self._net
+
+    def _build(self) -> Any:
+        name, kwargs = self.timm_spec()
+        key = tuple(sorted(kwargs.items()))
+        if self.weights_file is None:
+            return build_network(name, key, RANDOM, 0, str(self._device))
+        stamp = self.weights_file.stat().st_mtime_ns  # a rewritten file is reloaded
+        return build_network(name, key, str(self.weights_file), stamp, str(self._device))
 
     def extract(self, plane: np.ndarray) -> np.ndarray:
         import torch
@@ -105,7 +111,6 @@ def build_network(
     """
     import timm
     import torch
-    from timm.models.vision_transformer import checkpoint_filter_fn
 
     if source == RANDOM:
         with torch.random.fork_rng():
@@ -114,8 +119,48 @@ def build_network(
         return net.to(device).eval()
     with torch.device("meta"):  # no time spent on a random init that is overwritten
         net = timm.create_model(name, pretrained=False, **dict(kwargs))
-    state = checkpoint_filter_fn(load_state_dict(source), net)
+    state = timm_key_filter(net)(load_state_dict(source), net)
     net.load_state_dict(state, strict=True, assign=True)
+    init_derived_buffers(net)
     if any(t.is_meta for t in (*net.parameters(), *net.buffers())):
         raise RuntimeError(f"{source} left parts of the {name} network uninitialised")
     return net.to(device).eval()
+
+
+def timm_key_filter(net: Any) -> Any:
+    """The ``checkpoint_filter_fn`` of the timm module that defines ``net`` (original keys -> timm).
+
+    ``vision_transformer`` converts DINOv2 checkpoints, ``eva`` DINOv3 ones; its diagnostic
+    prints are silenced.
+    """
+    import contextlib
+    import importlib
+    import io
+
+    module = importlib.import_module(type(net).__module__)
+    filter_fn = getattr(module, "checkpoint_filter_fn", None)
+
+    def apply(state: dict[str, Any], model: Any) -> dict[str, Any]:
+        if filter_fn is None:
+            return state
+        with contextlib.redirect_stdout(io.StringIO()):
+            return dict(filter_fn(state, model))
+
+    return apply
+
+
+def init_derived_buffers(net: Any) -> None:
+    """Fill the non-persistent buffers left on the meta device (e.g. DINOv3's RoPE periods).
+
+    Only modules without parameters of their own are re-initialised (their
+    ``reset_parameters`` computes the buffers), so no loaded tensor is overwritten.
+    """
+    for module in net.modules():
+        if not any(b.is_meta for b in module.buffers(recurse=False)):
+            continue
+        if next(module.parameters(recurse=False), None) is not None:
+            continue  # left for the final check to report
+        reset = getattr(module, "reset_parameters", None)
+        if reset is not None:
+            module.to_empty(device="cpu", recurse=False)
+            reset()
