@@ -55,7 +55,8 @@ PY
 "$WORK/venv/bin/convpaint" extractors | tee "$WORK/extractors.txt"
 want="raw ilastik"
 case ",$EXTRAS," in *,vgg,*|*,all,*) want="$want vgg16" ;; esac
-case ",$EXTRAS," in *,all,*) want="$want dinov2 uni cellpose" ;; esac
+case ",$EXTRAS," in *,all,*) want="$want dinov2 uni cellpose efficientnet convnext" ;; esac
+case ",$EXTRAS," in *,timm,*) want="$want efficientnet convnext" ;; esac
 for name in $want; do
   grep -q "^$name " "$WORK/extractors.txt" || { echo "install_check: extractor $name missing" >&2; exit 1; }
 done
@@ -73,6 +74,19 @@ ann[5, 5:20], ann[40, 30:50] = 1, 2
 m = convpaint.ConvpaintModel('vgg16', weights='random', n_estimators=5).train(img, ann)
 assert m.segment(img).shape == img.shape
 print('vgg16 (random weights): train + segment OK')
+" ;;
+esac
+case ",$EXTRAS," in *,timm,*|*,all,*)  # timm CNNs: train and segment
+  "$VPY" -c "
+import warnings; warnings.simplefilter(\"ignore\")
+import numpy as np, convpaint
+rng = np.random.default_rng(0)
+img = rng.random((64, 64), dtype=np.float32); ann = np.zeros((64, 64), np.uint8)
+ann[5, 5:20], ann[40, 30:50] = 1, 2
+for name in ('efficientnet', 'convnext'):
+    m = convpaint.ConvpaintModel(name, weights='random', layers=[0], n_estimators=5).train(img, ann)
+    assert m.segment(img).shape == img.shape
+print('efficientnet, convnext (random weights): train + segment OK')
 " ;;
 esac
 end=$(date +%s)
