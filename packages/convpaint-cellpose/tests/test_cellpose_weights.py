@@ -54,4 +54,4 @@ def test_checkpoint_weights_are_used(random_cellpose, tmp_path):
         name = "encoder.blocks.3.attn.qkv.weight"
         torch.testing.assert_close(net.state_dict()[name], state[name], rtol=0, atol=0)
     finally:
-        network.build_network.cache_clear()  # keep the random network for the other tests
+        network._build_network.cache_clear()  # keep the random network for the other tests

@@ -9,6 +9,7 @@ Y flow, X flow and cell probability (logit).
 from __future__ import annotations
 
 import logging
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -21,8 +22,18 @@ N_ENCODER = 256  # channels of the encoder neck
 N_OUTPUT = 3  # Y flow, X flow, cell probability
 
 
-@lru_cache(maxsize=1)
+_BUILD_LOCK = threading.Lock()  # tiles in threads: one build, one seeded random init
+
+
 def build_network(source: str, stamp: int = 0, device: str = "cpu") -> Any:
+    """The network of ``source`` (a weights file or RANDOM), built once per process (cached
+    by source, file stamp and device) even when tiles in several threads ask at once."""
+    with _BUILD_LOCK:
+        return _build_network(source, stamp, device)
+
+
+@lru_cache(maxsize=1)
+def _build_network(source: str, stamp: int = 0, device: str = "cpu") -> Any:
     """``CPSAM`` in eval mode on ``device`` with the weights of ``source`` (a file, or ``"random"``).
 
     Random weights come from a fixed seed, so a saved model that used them rebuilds
