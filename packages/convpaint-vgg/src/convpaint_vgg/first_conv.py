@@ -35,7 +35,10 @@ def conv3x3(
             f"weight {weight.shape} / bias {bias.shape} do not fit a 3x3 conv of {channels} "
             "channels"
         )
+    import torch
+
     matrix = np.ascontiguousarray(weight, dtype=np.float32).reshape(n_out, channels * 9)
+    weights = torch.from_numpy(matrix)
     column = np.asarray(bias, dtype=np.float32)[:, None]
     padded = np.pad(plane, ((0, 0), (1, 1), (1, 1)))
     out = np.empty((n_out, height, width), np.float32)
@@ -48,6 +51,12 @@ def conv3x3(
             for dx in range(3):
                 block[:, dy, dx] = padded[:, r0 + dy : r0 + dy + k, dx : dx + width]
         dst = out[:, r0 : r0 + k].reshape(n_out, k * width)  # a view: rows are whole
-        np.matmul(matrix, block.reshape(channels * 9, k * width), out=dst)
+        # torch's sgemm, on torch's intra-op threads like the convolutions: NumPy's OpenBLAS
+        # threads spin after each call and starve the forest on the other tiles' threads
+        torch.mm(
+            weights,
+            torch.from_numpy(block.reshape(channels * 9, k * width)),
+            out=torch.from_numpy(dst),
+        )
         dst += column
     return out
