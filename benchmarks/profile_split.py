@@ -1,7 +1,7 @@
 """Where segment() time goes: features vs forest, per extractor and image kind.
 
     python benchmarks/profile_split.py [--size 2048] [--repeat 3] [-e ilastik -e vgg16] \
-        [--workers 1] [--no-numba]
+        [--workers 1] [--no-numba] [--images gray rgb] [--weights PATH] [--ab-conv1]
 
 The images are the head-to-head ones (benchmarks/compare_napari_convpaint.py): DSB 2018
 532 (fluorescence, gray) and 646 (H&E, RGB) mirror-tiled to ``--size``², trained on the
@@ -10,8 +10,13 @@ row segments cold (feature cache cleared), coarse to fine (the default) and, wit
 ``--every-pixel``, classifying every pixel.  "forest s" is the time spent inside the
 classifier (summed over threads), "features s" the rest of the call (extraction, pyramid,
 upsampling/gathering, assembling); with ``--workers 1`` (the default here) the two add up
-to the wall time.  ``--no-numba`` sets ``CONVPAINT_NUMBA=0``: NumPy/scikit-learn paths,
-same numbers.  Medians of ``--repeat``.
+to the wall time; "extract s" is the part of "features s" inside the extractor's
+``extract`` (the convolutions), the rest is pyramid, caching and upsampling/gathering.
+``--ab-conv1`` (``vgg16``): the same trained model segments alternately with torch's
+``conv2d`` for the first layer (the code before ``convpaint_vgg/first_conv.py``) and with
+the sgemm, call by call, so both see the same machine load.  ``--no-numba`` sets
+``CONVPAINT_NUMBA=0``: NumPy/scikit-learn paths, same numbers.  ``vgg16`` gets ``weights="random"`` unless ``--weights PATH`` (e.g. the
+head-to-head's checkpoint; same cost either way).  Medians of ``--repeat``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ def main(argv=None) -> int:
     p.add_argument("--every-pixel", action="store_true", help="also coarse_to_fine=1")
     p.add_argument("--no-numba", action="store_true")
     p.add_argument("--synthetic", action="store_true")
+    p.add_argument("--images", nargs="+", choices=("gray", "rgb"), default=["gray", "rgb"])
+    p.add_argument("--weights", help="vgg16 checkpoint (default: random weights)")
+    p.add_argument(
+        "--ab-conv1", action="store_true", help="vgg16: also torch's conv1_1, call by call"
+    )
     args = p.parse_args(argv)
     if args.no_numba:
         os.environ["CONVPAINT_NUMBA"] = "0"
@@ -47,7 +57,7 @@ def main(argv=None) -> int:
     import convpaint.prediction as prediction
     from convpaint.scribbles import generate_scribbles
 
-    spent = {"s": 0.0, "px": 0}
+    spent = {"s": 0.0, "px": 0, "extract": 0.0}
     classify = prediction.predict_proba_features
 
     def timed(clf, x):
@@ -62,11 +72,15 @@ def main(argv=None) -> int:
         f"{args.size}², workers={args.workers}, numba={'off' if args.no_numba else 'on'}; "
         f"medians of {args.repeat}"
     )
-    print("| extractor | image | mode | segment s | features s | forest s | classified % |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| extractor | image | mode | segment s | features s | of which extract s | forest s "
+        "| classified % |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    axes = {"gray": "YX", "rgb": "YXC"}
     for name in args.extractor or ["ilastik", "vgg16"]:
-        opts = {"weights": "random"} if name == "vgg16" else {}
-        for kind in ("gray", "rgb"):
+        opts = {"weights": args.weights or "random"} if name == "vgg16" else {}
+        for kind in args.images:
             image, mask, desc = load_case(kind, None, args.synthetic)
             scribbles = generate_scribbles(mask, 0.0075, seed=0)
             big = mirror_tile(image, args.size)
@@ -74,24 +88,45 @@ def main(argv=None) -> int:
             for mode, stride in modes:
                 model = convpaint.ConvpaintModel(
                     name, progress=False, workers=args.workers, coarse_to_fine=stride, **opts
-                ).train(image, scribbles)
-                model.segment(big[:512, :512])  # compile / warm up
-                rows = []
-                for _ in range(args.repeat):
-                    model.feature_cache.clear()
-                    spent.update(s=0.0, px=0)
+                ).train(image, scribbles, axes=axes[kind])
+                ex = model.extractor
+                extract = ex.extract
+
+                def timed_extract(plane, extract=extract):
                     t0 = time.perf_counter()
-                    model.segment(big)
-                    total = time.perf_counter() - t0
-                    rows.append((total, spent["s"], spent["px"]))
-                total = statistics.median(r[0] for r in rows)
-                forest = statistics.median(r[1] for r in rows)
-                share = 100 * rows[0][2] / big.shape[0] / big.shape[1]
-                print(
-                    f"| {name} | {desc} | {mode} | {total:.2f} | {total - forest:.2f} | "
-                    f"{forest:.2f} | {share:.1f} |",
-                    flush=True,
-                )
+                    out = extract(plane)
+                    spent["extract"] += time.perf_counter() - t0
+                    return out
+
+                ex.extract = timed_extract
+                # --ab-conv1: the same model alternates torch's conv2d (the code before
+                # first_conv.py) and the sgemm, call by call (same load for both)
+                sgemm = getattr(ex, "_first", None)
+                variants = [("", sgemm)]
+                if args.ab_conv1 and sgemm is not None:
+                    variants = [(" (torch conv1_1)", None), *variants]
+                model.segment(big[:512, :512], axes=axes[kind])  # compile / warm up
+                rows: dict[str, list] = {v: [] for v, _ in variants}
+                for _ in range(args.repeat):
+                    for variant, first in variants:
+                        if sgemm is not None:
+                            ex._first = first
+                        model.feature_cache.clear()
+                        spent.update(s=0.0, px=0, extract=0.0)
+                        t0 = time.perf_counter()
+                        model.segment(big, axes=axes[kind])
+                        total = time.perf_counter() - t0
+                        rows[variant].append((total, spent["s"], spent["px"], spent["extract"]))
+                for variant, rs in rows.items():
+                    total, forest, _, extracted = (
+                        statistics.median(r[i] for r in rs) for i in range(4)
+                    )
+                    share = 100 * rs[0][2] / big.shape[0] / big.shape[1]
+                    print(
+                        f"| {name}{variant} | {desc} | {mode} | {total:.2f} | {total - forest:.2f} "
+                        f"| {extracted:.2f} | {forest:.2f} | {share:.1f} |",
+                        flush=True,
+                    )
     return 0
 
 

@@ -2,11 +2,12 @@
 
 ``conv1_1`` has 3 input channels: oneDNN runs it at ~15 GFLOP/s (overhead-bound), and its
 channels-last output then needs a transposed copy to become planar.  Laid out as
-(64, 27) @ (27, H*W), the same convolution is a BLAS sgemm that writes the planar
-(64, H, W) features directly, several times faster.  Every output pixel is the same
-27-term dot product in the same order wherever it sits, so a tile's features equal the
-crop of the whole plane's bit for bit (tested); against torch's convolution they differ
-by float rounding only (~1e-7 relative).
+(64, 27) @ (27, H*W), the same convolution is one sgemm (``torch.mm``, on torch's
+threads) that writes the planar (64, H, W) features directly: the feature stage of a
+512² tile (3 scalings, cached) drops from ~0.32 s to ~0.19 s on 2 cores.  Every output
+pixel is the same 27-term dot product in the same order wherever it sits, so a tile's
+features equal the crop of the whole plane's bit for bit (tested); against torch's
+``conv2d`` they differ by float rounding only (~1e-7 relative).
 """
 
 from __future__ import annotations
