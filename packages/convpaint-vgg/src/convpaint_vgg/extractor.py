@@ -93,7 +93,7 @@ class VGG16Features(FeatureExtractor):
         self._first: tuple[np.ndarray, np.ndarray] | None = None
         if self._device.type == "cpu":  # conv1_1 as one sgemm (first_conv.py)
             conv = self._trunk[0]
-            self._first = (conv.weight.detach().numpy(), conv.bias.detach().numpy())
+            self._first = (conv.weight.detach().numpy(), conv.bias.detach().numpy())  # type: ignore[operator]
 
     def _build(self, last: int, download: bool) -> torch.nn.Sequential:
         import torch
@@ -163,11 +163,11 @@ class VGG16Features(FeatureExtractor):
                 factor = 2 ** CONV_LAYERS[index].n_pools
                 # layers before the first pooling stay channels-last: a (C, H, W) view, no copy
                 features = upsample_bilinear(to_planar(x), factor) if factor > 1 else x[0]
-                features = features[:, :height, :width].cpu().numpy()
+                array = features[:, :height, :width].cpu().numpy()
                 if out is None:
-                    return features
-                out[start : start + len(features)] = features
-                start += len(features)
+                    return array
+                out[start : start + len(array)] = array
+                start += len(array)
         assert out is not None  # self.layers is never empty
         return out
 
