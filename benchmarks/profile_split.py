@@ -12,9 +12,9 @@ classifier (summed over threads), "features s" the rest of the call (extraction,
 upsampling/gathering, assembling); with ``--workers 1`` (the default here) the two add up
 to the wall time; "extract s" is the part of "features s" inside the extractor's
 ``extract`` (the convolutions), the rest is pyramid, caching and upsampling/gathering.
-``--ab-conv1`` (``vgg16``): the same trained model segments alternately with torch's
-``conv2d`` for the first layer (the code before ``convpaint_vgg/first_conv.py``) and with
-the sgemm, call by call, so both see the same machine load.  ``--no-numba`` sets
+``--ab-conv1`` (``vgg16``, default layer): the same trained model segments alternately
+with torch's ``conv2d`` for ``conv1_1`` (the extractor as it is) and with the sgemm of
+``convpaint_vgg/first_conv.py``, call by call, so both see the same machine load.  ``--no-numba`` sets
 ``CONVPAINT_NUMBA=0``: NumPy/scikit-learn paths, same numbers.  ``vgg16`` gets ``weights="random"`` unless ``--weights PATH`` (e.g. the
 head-to-head's checkpoint; same cost either way).  Medians of ``--repeat``.
 """
@@ -27,6 +27,7 @@ import statistics
 import sys
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
     p.add_argument("--images", nargs="+", choices=("gray", "rgb"), default=["gray", "rgb"])
     p.add_argument("--weights", help="vgg16 checkpoint (default: random weights)")
     p.add_argument(
-        "--ab-conv1", action="store_true", help="vgg16: also torch's conv1_1, call by call"
+        "--ab-conv1", action="store_true", help="vgg16: alternate with first_conv's sgemm"
     )
     args = p.parse_args(argv)
     if args.no_numba:
@@ -90,27 +91,30 @@ def main(argv=None) -> int:
                     name, progress=False, workers=args.workers, coarse_to_fine=stride, **opts
                 ).train(image, scribbles, axes=axes[kind])
                 ex = model.extractor
-                extract = ex.extract
+                variants = [("", ex.extract)]
+                if args.ab_conv1 and name == "vgg16" and ex.layers == [0]:
+                    # the same model alternates torch's conv2d and convpaint_vgg.first_conv's
+                    # sgemm (same features to rounding), call by call: same load for both
+                    from convpaint_vgg.first_conv import conv3x3
 
-                def timed_extract(plane, extract=extract):
-                    t0 = time.perf_counter()
-                    out = extract(plane)
-                    spent["extract"] += time.perf_counter() - t0
-                    return out
+                    conv = ex._trunk[0]
+                    weight, bias = conv.weight.detach().numpy(), conv.bias.detach().numpy()
+                    variants.append(
+                        (" (sgemm conv1_1)", partial(conv3x3, weight=weight, bias=bias))
+                    )
 
-                ex.extract = timed_extract
-                # --ab-conv1: the same model alternates torch's conv2d (the code before
-                # first_conv.py) and the sgemm, call by call (same load for both)
-                sgemm = getattr(ex, "_first", None)
-                variants = [("", sgemm)]
-                if args.ab_conv1 and sgemm is not None:
-                    variants = [(" (torch conv1_1)", None), *variants]
                 model.segment(big[:512, :512], axes=axes[kind])  # compile / warm up
                 rows: dict[str, list] = {v: [] for v, _ in variants}
                 for _ in range(args.repeat):
-                    for variant, first in variants:
-                        if sgemm is not None:
-                            ex._first = first
+                    for variant, extract in variants:
+
+                        def timed_extract(plane, extract=extract):
+                            t0 = time.perf_counter()
+                            out = extract(plane)
+                            spent["extract"] += time.perf_counter() - t0
+                            return out
+
+                        ex.extract = timed_extract
                         model.feature_cache.clear()
                         spent.update(s=0.0, px=0, extract=0.0)
                         t0 = time.perf_counter()

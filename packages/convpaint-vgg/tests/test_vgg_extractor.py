@@ -37,7 +37,7 @@ def test_shapes_odd_size(layers, n_features, padding, alignment):
     ex = random_extractor(layers=layers)
     out = ex.extract(random_plane(37, 53))
     assert out.shape == (n_features, 37, 53)
-    assert out.dtype == np.float32  # layer 0 planar, deeper single layers channels-last
+    assert out.dtype == np.float32  # any layout: a single layer comes channels-last, uncopied
     assert np.isfinite(out).all()
     assert (ex.padding, ex.alignment) == (padding, alignment)
 
@@ -70,7 +70,7 @@ def _max_tiling_error(ex, plane, halo, n=6, seed=0):
 
 
 def test_tiling_bit_exact_default_layer():
-    # conv1_1 as one sgemm (first_conv.py) is position independent
+    # channels-last oneDNN convolution of the 3-channel input is position independent
     ex = random_extractor()
     assert _max_tiling_error(ex, random_plane(96, 112), ex.padding, n=10) == 0.0
 

@@ -13,7 +13,6 @@ import numpy as np
 from convpaint import FeatureExtractor
 from convpaint.devices import resolve_device
 
-from .first_conv import conv3x3
 from .network import (
     CONV_LAYERS,
     build_trunk,
@@ -83,17 +82,13 @@ class VGG16Features(FeatureExtractor):
         last = self.layers[-1]
         self.padding = halo(self.layers)
         self.alignment = 2 ** CONV_LAYERS[last].n_pools
-        # bit-identical tiled == untiled holds on CPU for the first conv layer only (one
-        # sgemm, first_conv.py); oneDNN's deeper convolutions differ by ~1e-6 between sizes
+        # bit-identical tiled == untiled holds on CPU for the first conv layer only
+        # (channels-last); oneDNN's deeper convolutions differ by ~1e-6 between input sizes
         self.deterministic = self._device.type == "cpu" and self.layers == [0]
         self.n_features: int = sum(CONV_LAYERS[i].out_channels for i in self.layers)
         self.n_parameters: int = n_parameters(last)
         self.weights_path: Path | None = None
         self._trunk = self._build(last, download)
-        self._first: tuple[np.ndarray, np.ndarray] | None = None
-        if self._device.type == "cpu":  # conv1_1 as one sgemm (first_conv.py)
-            conv = self._trunk[0]
-            self._first = (conv.weight.detach().numpy(), conv.bias.detach().numpy())  # type: ignore[operator]
 
     def _build(self, last: int, download: bool) -> torch.nn.Sequential:
         import torch
@@ -131,43 +126,30 @@ class VGG16Features(FeatureExtractor):
         if plane.ndim != 3 or plane.shape[0] != 3:
             raise ValueError(f"vgg16 expects a (3, H, W) plane, got shape {plane.shape}")
         _, height, width = plane.shape
+        x = torch.from_numpy(np.ascontiguousarray(plane))[None].to(self._device)
         s = self.alignment
-        first = 0  # trunk modules already applied
-        if self._first is not None:  # CPU: conv1_1 by sgemm, planar (64, H, W) output
-            if height % s or width % s:
-                plane = np.pad(plane, ((0, 0), (0, -height % s), (0, -width % s)))
-            planar = conv3x3(plane, *self._first)
-            if self.layers == [0]:
-                return planar
-            x = torch.from_numpy(planar)[None]
-            first = 1
-        else:
-            x = torch.from_numpy(np.ascontiguousarray(plane))[None].to(self._device)
-            if height % s or width % s:
-                x = F.pad(x, (0, -width % s, 0, -height % s))
+        if height % s or width % s:
+            x = F.pad(x, (0, -width % s, 0, -height % s))
         x = x.contiguous(memory_format=torch.channels_last)
         single = len(self.layers) == 1
         out = None if single else np.empty((self.n_features, height, width), np.float32)
         start = 0
         with torch.inference_mode():
             for index, module in enumerate(self._trunk):
-                if index < first:
-                    pass  # conv1_1, done above
-                elif index - 1 in self.layers:  # a ReLU after a kept conv must not act in place
+                if index - 1 in self.layers:  # a ReLU after a kept conv must not act in place
                     x = torch.relu(x)
                     continue
-                else:
-                    x = module(x)
+                x = module(x)
                 if index not in self.layers:
                     continue
                 factor = 2 ** CONV_LAYERS[index].n_pools
                 # layers before the first pooling stay channels-last: a (C, H, W) view, no copy
                 features = upsample_bilinear(to_planar(x), factor) if factor > 1 else x[0]
-                array = features[:, :height, :width].cpu().numpy()
+                features = features[:, :height, :width].cpu().numpy()
                 if out is None:
-                    return array
-                out[start : start + len(array)] = array
-                start += len(array)
+                    return features
+                out[start : start + len(features)] = features
+                start += len(features)
         assert out is not None  # self.layers is never empty
         return out
 

@@ -2,12 +2,16 @@
 
 ``conv1_1`` has 3 input channels: oneDNN runs it at ~15 GFLOP/s (overhead-bound), and its
 channels-last output then needs a transposed copy to become planar.  Laid out as
-(64, 27) @ (27, H*W), the same convolution is one sgemm (``torch.mm``, on torch's
-threads) that writes the planar (64, H, W) features directly: the feature stage of a
-512² tile (3 scalings, cached) drops from ~0.32 s to ~0.19 s on 2 cores.  Every output
-pixel is the same 27-term dot product in the same order wherever it sits, so a tile's
-features equal the crop of the whole plane's bit for bit (tested); against torch's
-``conv2d`` they differ by float rounding only (~1e-7 relative).
+(64, 27) @ (27, H*W), the same convolution is one sgemm (``torch.mm``) that writes planar
+(64, H, W) features.  Every output pixel is the same 27-term dot product in the same
+order wherever it sits, so a tile equals the crop of the whole plane bit for bit, and
+any subset of pixels can be computed alone with the same numbers (tested); against
+torch's ``conv2d`` the values differ by float rounding only (~1e-7 relative).
+
+Not wired into :class:`~convpaint_vgg.VGG16Features` (docs/benchmarks.md, "Colour
+images"): one 512² tile's features drop from ~0.32 s to ~0.19 s on one thread, but with
+two tile workers the whole segment was not faster.  It is the kernel for computing
+layer-0 features only at the pixels coarse to fine classifies.
 """
 
 from __future__ import annotations
