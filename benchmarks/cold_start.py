@@ -4,16 +4,18 @@
 
 Every run is a fresh ``python`` process that times, in order: ``import convpaint``;
 the setup (``from convpaint import ConvpaintModel``, ``ConvpaintModel(extractor=...)``,
-which imports scikit-learn, and in the ``preload`` variant ``convpaint.jit.preload()``,
-numba's import and the kernels' loading); then ``--calls`` times a new model's
+which imports scikit-learn, then the variant's warm-up); then ``--calls`` times a new model's
 ``train`` + ``segment`` on scikit-image's coins with the shipped demo scribbles
 (construction untimed).  The table gives medians over ``--runs`` processes of the
 first call, the tenth (the last) and their difference, per variant:
 
-* ``as is``: no preload (the kernels load inside the first call);
-* ``preload``: ``jit.preload()`` in the setup (``run_demo`` does this);
-* ``preload, empty cache``: the same with ``NUMBA_CACHE_DIR`` a fresh empty folder
-  (a first-ever process: numba compiles; one run, the cache of that run is dropped).
+* ``as is``: no warm-up (numba and the kernels load inside the first call);
+* ``kernels``: ``convpaint.demo.warm_up()``: numba, the compiled kernels
+  (``jit.preload``) and scikit-learn-intelex imported and loaded;
+* ``warm-up``: ``warm_up(extractor)``: that and a throwaway 48 x 48 train + segment
+  (``run_demo`` does this);
+* ``warm-up, empty cache``: the same with ``NUMBA_CACHE_DIR`` a fresh empty folder
+  (a first-ever process: numba compiles; one run, its cache dropped).
 
 ``python -X importtime -c "import convpaint"`` gives the import's own breakdown.
 """
@@ -29,10 +31,10 @@ import sys
 import tempfile
 import time
 
-VARIANTS = ("as is", "preload", "preload, empty cache")
+VARIANTS = ("as is", "kernels", "warm-up", "warm-up, empty cache")
 
 
-def worker(extractor: str, calls: int, preload: bool) -> dict:
+def worker(extractor: str, calls: int, variant: str) -> dict:
     """One fresh process's timings (seconds)."""
     t0 = time.perf_counter()
     import convpaint  # noqa: F401
@@ -45,8 +47,10 @@ def worker(extractor: str, calls: int, preload: bool) -> dict:
 
     image, scribbles = data.coins(), demo_scribbles()
     models = [ConvpaintModel(extractor=extractor) for _ in range(calls)]
-    if preload:
+    if variant == "kernels":
         warm_up()
+    elif variant != "as is":
+        warm_up(extractor)
     t2 = time.perf_counter()
     per_call = []
     for model in models:
@@ -60,10 +64,9 @@ def worker(extractor: str, calls: int, preload: bool) -> dict:
 def run_one(extractor: str, calls: int, variant: str) -> dict:
     env = dict(os.environ)
     with tempfile.TemporaryDirectory() as empty:
-        if variant == "preload, empty cache":
+        if variant.endswith("empty cache"):
             env["NUMBA_CACHE_DIR"] = empty
-        args = [sys.executable, __file__, "--worker", extractor, str(calls)]
-        args += ["1" if variant != "as is" else "0"]
+        args = [sys.executable, __file__, "--worker", extractor, str(calls), variant]
         out = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -76,8 +79,8 @@ def main() -> None:
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        ext, calls, preload = args.worker
-        print(json.dumps(worker(ext, int(calls), preload == "1")))
+        ext, calls, variant = args.worker
+        print(json.dumps(worker(ext, int(calls), variant)))
         return
     if args.runs < 1 or args.calls < 2:
         raise ValueError("--runs must be >= 1 and --calls >= 2")
@@ -86,7 +89,7 @@ def main() -> None:
     for r in range(args.runs):  # interleaved: every variant once per round
         for ext in extractors:
             for variant in VARIANTS:
-                if variant == "preload, empty cache" and r:
+                if variant.endswith("empty cache") and r:
                     continue
                 results.setdefault((ext, variant), []).append(run_one(ext, args.calls, variant))
     med = statistics.median

@@ -131,3 +131,31 @@ def test_compile_returns_a_compiled_function_unchanged(monkeypatch):
     monkeypatch.setenv(jit.CACHE_ENV, "0")
     kernel = jit.compile(_plus_one)
     assert kernel is not None and jit.compile(kernel) is kernel and kernel(1) == 2
+
+
+def test_preload_in_background_runs_warm_ups_and_survives_failures(monkeypatch):
+    ran = []
+    monkeypatch.setattr(jit, "_preloaded", None)
+    monkeypatch.setattr(jit, "_warm_ups", {"ok": lambda: ran.append(1)})
+    thread = jit.preload_in_background()
+    assert thread is not None
+    thread.join(60)
+    assert ran == [1] and set(jit._preloaded) == {"import numba", "ok"}
+
+    def broken() -> None:
+        raise RuntimeError("no kernel")
+
+    monkeypatch.setattr(jit, "_preloaded", None)
+    monkeypatch.setattr(jit, "_warm_ups", {"broken": broken})
+    thread = jit.preload_in_background()
+    thread.join(60)  # the thread ends quietly; a later preload raises again
+    with pytest.raises(RuntimeError, match="no kernel"):
+        jit.preload()
+
+
+def test_demo_warm_up_loads_kernels_and_runs_the_extractor_once():
+    from convpaint.demo import warm_up
+
+    times = warm_up("raw")
+    assert {"import numba", "forest walk", "feature gather", "tiny raw run"} <= set(times)
+    assert all(t >= 0 for t in times.values())

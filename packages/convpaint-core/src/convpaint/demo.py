@@ -49,10 +49,12 @@ def overlay(
     return out.astype(np.uint8)
 
 
-def warm_up() -> dict[str, float]:
+def warm_up(extractor: str | None = None) -> dict[str, float]:
     """Do now what the first ``train`` would otherwise pay for: import numba and load the
     compiled kernels (:func:`convpaint.jit.preload`), import scikit-learn-intelex when
-    it fits the forests; seconds per step."""
+    it fits the forests and, given an ``extractor`` name, train and segment a throwaway
+    model of it on a 48 x 48 crop of coins (the extractor's own imports, thread pools);
+    seconds per step."""
     from . import fast_fit, forest_kernel, jit
 
     jit.register("forest walk", forest_kernel.warm_up)  # (already so once imported)
@@ -67,6 +69,19 @@ def warm_up() -> dict[str, float]:
         import sklearnex.ensemble  # noqa: F401
 
         times["import sklearnex"] = time.perf_counter() - t
+    if extractor is not None:
+        from skimage import data
+
+        from .model import ConvpaintModel
+
+        t = time.perf_counter()
+        image = data.coins()[100:148, 100:148]
+        scribbles = np.zeros(image.shape, np.uint8)
+        scribbles[4:8, 4:40], scribbles[30:34, 10:44] = 1, 2
+        model = ConvpaintModel(extractor=extractor, workers=1)
+        model.train(image, scribbles)
+        model.segment(image)
+        times[f"tiny {extractor} run"] = time.perf_counter() - t
     return times
 
 
@@ -93,7 +108,7 @@ def run_demo(out_dir: str | Path = "convpaint-demo", extractor: str = "ilastik")
     image = data.coins()
     scribbles = demo_scribbles()
     model = ConvpaintModel(extractor=extractor)
-    warm_up()
+    warm_up(extractor)
     t0 = time.perf_counter()
     model.train(image, scribbles)
     t1 = time.perf_counter()
