@@ -113,13 +113,19 @@ def test_fallback_refuses_a_folder_others_can_write(tmp_path, monkeypatch):
     assert jit.fallback_cache_dir() == str(shared)
 
 
-def test_preload_loads_registered_kernels_once():
+def test_preload_loads_registered_kernels_once(monkeypatch):
     from convpaint import forest_kernel
 
     times = jit.preload()
     assert {"import numba", "forest walk"} <= set(times)
     assert jit.preload() is times  # once per process
-    assert jit.preload_in_background() is None
+    assert jit.preload_in_background() is None  # nothing pending
+    late: list[int] = []
+    monkeypatch.setattr(jit, "_warm_ups", {**jit._warm_ups, "late": lambda: late.append(1)})
+    monkeypatch.setattr(jit, "_preloaded", dict(times))
+    again = jit.preload()
+    assert jit.preload() is again and late == [1]  # a late registration runs, once
+    assert again["forest walk"] == times["forest walk"]  # the others do not run again
     assert forest_kernel._kernel().signatures  # the walk is compiled for the pipeline's types
 
 

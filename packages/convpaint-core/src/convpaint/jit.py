@@ -150,29 +150,35 @@ def register(name: str, warm_up: Callable[[], object]) -> None:
 
 def preload() -> dict[str, float]:
     """Import numba and load (or compile and cache) the registered kernels; seconds per
-    step.  Once per process: later calls return the first one's timings at once.
-    Without numba, ``{}``."""
+    step.  Each warm-up runs once per process: a later call runs only those registered
+    since and returns the same dict.  Without numba, ``{}``."""
     global _preloaded
     with _preload_lock:
-        if _preloaded is not None:
+        if _preloaded is None:
+            t0 = time.perf_counter()
+            if not enabled():
+                _preloaded = {}
+                return _preloaded
+            _preloaded = {"import numba": time.perf_counter() - t0}
+        if not enabled():
             return _preloaded
-        times: dict[str, float] = {}
-        t0 = time.perf_counter()
-        if enabled():
-            times["import numba"] = time.perf_counter() - t0
-            for name, warm_up in list(_warm_ups.items()):
+        for name, warm_up in list(_warm_ups.items()):
+            if name not in _preloaded:
                 t = time.perf_counter()
                 warm_up()
-                times[name] = time.perf_counter() - t
-        _preloaded = times
-        return times
+                _preloaded[name] = time.perf_counter() - t
+        return _preloaded
+
+
+def _pending() -> bool:
+    return _preloaded is None or any(name not in _preloaded for name in _warm_ups)
 
 
 def preload_in_background() -> threading.Thread | None:
     """:func:`preload` on a daemon thread (started and returned), or None when numba is
-    off or the kernels are loaded already.  Kernels called meanwhile wait for nothing:
-    numba's own lock serialises the loading."""
-    if _preloaded is not None or os.environ.get(ENV, "1") == "0":
+    off or every registered kernel is loaded already.  A kernel called meanwhile waits at
+    numba's compiler lock instead of loading twice."""
+    if not _pending() or os.environ.get(ENV, "1") == "0":
         return None
     thread = threading.Thread(target=_quiet_preload, name="convpaint-preload", daemon=True)
     thread.start()
