@@ -11,6 +11,7 @@ those of :meth:`FeatureMaps.dense` bit for bit (tested).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cache
 
@@ -145,8 +146,16 @@ def _one(f, c, y0, y1, wy, x0, x1, wx, direct):  # pragma: no cover (numba)
     return (right - left) * wx + left
 
 
-@cache
+_COMPILING = threading.Lock()  # tiles in threads ask for the kernel at once on first use
+
+
 def _gather_kernel():
+    with _COMPILING:
+        return _compiled_gather()
+
+
+@cache
+def _compiled_gather():
     global _one  # numba inlines the compiled helper where _gather calls it
     one = jit.compile(_one)
     if one is None:
