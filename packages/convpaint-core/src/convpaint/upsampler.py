@@ -1,0 +1,77 @@
+"""The feature-upsampler contract: coarse patch features -> per-pixel features.
+
+A ViT extractor returns one feature vector per ``patch_size`` x ``patch_size``
+patch; by default the core upsamples those maps bilinearly.  An upsampler
+replaces that step, using the image as a guide so that feature boundaries
+follow image edges.  It is a plugin kind of its own (entry-point group
+``convpaint.upsamplers``, hook ``convpaint_upsamplers()``) and is chosen per
+model: ``ConvpaintModel("dinov2", upsampler="guided")``.
+
+A complete upsampler is a subclass that sets a few class attributes and
+implements :meth:`FeatureUpsampler.upsample`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class FeatureUpsampler:
+    """Base class of every feature upsampler.
+
+    Class attributes
+    ----------------
+    name : str
+        Registry name, e.g. ``"guided"``.
+    description : str
+        One line shown by ``convpaint extractors``.
+    padding : int
+        Context in output (full-resolution) pixels: an output pixel farther than
+        ``padding`` from the border of the block handed to :meth:`upsample` does not
+        depend on that border.  The core widens its tile halo by this much.
+    tile_exact : bool
+        Upsampling tiles with a halo of ``padding`` gives the same values as
+        upsampling the whole plane (bit for bit on the same machine).
+    deterministic : bool
+        Same input -> bit-identical output.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    padding: int = 0
+    tile_exact: bool = True
+    deterministic: bool = True
+
+    def __init__(self, **options: Any) -> None:
+        if options:
+            names = ", ".join(sorted(options))
+            raise TypeError(f"upsampler {self.name!r} takes no options, got: {names}")
+
+    def upsample(self, features: np.ndarray, guide: np.ndarray, factor: int) -> np.ndarray:
+        """Upsample one block's coarse features by ``factor`` using ``guide``.
+
+        Parameters
+        ----------
+        features : ndarray of shape (F, h, w), float32
+            Extractor output for the block; coarse pixel (i, j) covers full-resolution
+            pixels [i*factor, (i+1)*factor) x [j*factor, (j+1)*factor).
+        guide : ndarray of shape (C, h * factor, w * factor), float32
+            The normalised image of the same block at full resolution (C = 1 or 3).
+        factor : int
+            Full-resolution pixels per coarse pixel (patch size x pyramid scaling), >= 2.
+
+        Returns
+        -------
+        ndarray of shape (F, h * factor, w * factor), float32
+        """
+        raise NotImplementedError
+
+    def get_options(self) -> dict[str, Any]:
+        """JSON-serialisable options that rebuild this upsampler (stored in model files)."""
+        return {}
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.get_options().items())
+        return f"{type(self).__name__}({opts})"
