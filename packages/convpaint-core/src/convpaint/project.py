@@ -2,10 +2,12 @@
 
 Layout (docs/projects.md): ``project.toml`` (settings), ``images/``,
 ``annotations/<stem>.tif``, ``model.npz``, ``segmentations/<stem>.tif`` (and
-``instances/``, ``probabilities/``); :mod:`convpaint.project_files` reads and writes them.
+``instances/``, ``probabilities/``); :mod:`convpaint.project_files` reads and writes them,
+:mod:`convpaint.project_images` tells each image's state.
 
-Training opens annotated images lazily (TIFF, zarr, ``.npy``: only the scribbled tiles
-are read) unless they are small enough to hold, with one model object across images.
+Training (:mod:`convpaint.project_training`) opens annotated images lazily (TIFF, zarr,
+``.npy``: only the scribbled tiles are read) unless they are small enough to hold, with
+one model object across images.
 Segmenting (:mod:`convpaint.project_segment`) resumes: an output made by the current
 model from the current image is kept, anything else is redone.
 """
@@ -14,39 +16,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import project_files as files
-from .cancel import cancel_check, check_callback
 from .paths import image_stem
 from .project_files import EAGER_BYTES
+from .project_images import AnnotatedCheck, ImageEntry, image_entry
 
 __all__ = ["EAGER_BYTES", "ImageEntry", "Project"]
-
-
-@dataclass(frozen=True)
-class ImageEntry:
-    """One image of a project and the state of its files."""
-
-    name: str  # the stem: annotations/<name>.tif, segmentations/<name>.tif
-    path: Path
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    axes: str | None  # from project.toml or the file; None: guessed from the shape
-    annotated: bool  # annotations with at least one labelled pixel
-    segmented: bool  # segmentations/<name>.tif exists and is recorded
-    stale: bool  # segmented by another model, or the image or annotations changed since
-
-    @property
-    def nbytes(self) -> int:
-        return math.prod(self.shape) * self.dtype.itemsize
 
 
 class Project:
@@ -81,7 +63,7 @@ class Project:
         self._model_key: tuple | None = None
         self._trainer: Any = None  # the model train() fits, while the settings hold
         self._trainer_key: str | None = None
-        self._annotated: dict[str, tuple[str, bool]] = {}
+        self._annotated = AnnotatedCheck()  # annotation files with a labelled pixel
         if images is not None:
             self.add_images(images)
 
@@ -181,11 +163,14 @@ class Project:
         """Every image with its annotation and segmentation state."""
         state = files.read_json(self._state_path)
         fingerprint = self._fingerprint() if state else None
-        return [self._entry(n, p, state, fingerprint) for n, p in sorted(self._sources().items())]
+        return [
+            image_entry(self, n, p, state, fingerprint) for n, p in sorted(self._sources().items())
+        ]
 
     def image(self, name: str) -> ImageEntry:
         state = files.read_json(self._state_path)
-        return self._entry(name, self._source(name), state, self._fingerprint() if state else None)
+        fingerprint = self._fingerprint() if state else None
+        return image_entry(self, name, self._source(name), state, fingerprint)
 
     def _source(self, name: str) -> Path:
         sources = self._sources()
@@ -193,37 +178,6 @@ class Project:
             known = ", ".join(sorted(sources)) or "none"
             raise ValueError(f"no image named {name!r} in {self.path} (images: {known})")
         return sources[name]
-
-    def _entry(self, name: str, path: Path, state: dict, fingerprint: str | None) -> ImageEntry:
-        shape, dtype, file_axes = files.image_header(path)
-        axes = self.settings.get("axes") or file_axes
-        record = state.get(name, {}).get("labels")
-        out = self.output_path(name)
-        segmented = bool(record) and out.is_file()
-        stale = segmented and (
-            record.get("model") != fingerprint
-            or record.get("image") != files.signature(path)
-            or record.get("annotations") != files.signature(self.annotation_path(name))
-        )
-        return ImageEntry(
-            name, path, shape, dtype, axes, self._is_annotated(name), segmented, bool(stale)
-        )
-
-    def _is_annotated(self, name: str) -> bool:
-        path = self.annotation_path(name)
-        sig = files.signature(path)
-        if not sig:
-            return False
-        known = self._annotated.get(name)
-        if known is None or known[0] != sig:
-            from .io import read_image
-
-            try:
-                known = (sig, bool(np.any(read_image(path))))
-            except ValueError:
-                known = (sig, True)  # a bad file: reported when it is read
-            self._annotated[name] = known
-        return known[1]
 
     def spatial(self, name: str) -> tuple[tuple[int, ...], str]:
         """(spatial shape, spatial axes) of an image: the shape of its annotations."""
@@ -324,56 +278,9 @@ class Project:
         serves retraining (the core caches only in-memory inputs).  ``callback(done,
         total)`` counts images featurised, then the fit (total = images + 1).
         """
-        check = cancel_check(cancel)
-        check_callback(callback)
-        entries = [e for e in self.images if e.annotated]
-        if not entries:
-            raise ValueError(
-                f"{self.path}: no image has annotations yet; draw scribbles first "
-                "(annotations/<image>.tif, 0 = unlabelled)"
-            )
-        key = self._settings_key()
-        model = self._trainer if self._trainer_key == key else None
-        if model is None:  # one object across images and calls: its feature cache lives on
-            model = files.build_model(self.settings)
-            self._trainer, self._trainer_key = model, key
-        files.set_class_names(model, self.class_names)
-        images, labels, axes, budget = [], [], set(), EAGER_BYTES
-        for e in entries:
-            whole = not lazy if lazy is not None else e.nbytes <= budget
-            budget -= e.nbytes if whole else 0
-            array, ax = self.open_image(e.name, lazy=not whole)
-            images.append(array)
-            shape, _ = self.spatial(e.name)
-            labels.append(
-                files.training_annotations(self.annotation_path(e.name), shape, not whole)
-            )
-            axes.add(ax)
-        if len(axes) > 1:
-            raise ValueError(f"the annotated images have different axes {sorted(map(str, axes))}")
-        total, done = len(entries) + 1, [0]
+        from .project_training import train_project
 
-        def per_tile(tiles: int, of: int) -> None:
-            if tiles == of:
-                done[0] += 1
-                if callback is not None:
-                    callback(done[0], total)
-
-        check()
-        model.train(images, labels, axes=axes.pop(), cancel=cancel, callback=per_tile)
-        check()
-        model.save(self.model_path)
-        record = {
-            "fingerprint": model.fingerprint(),
-            "model_file": files.signature(self.model_path),
-            "annotations": {e.name: files.signature(self.annotation_path(e.name)) for e in entries},
-            "settings": key,
-        }
-        files.write_json(self.path / files.TRAINING, record)
-        self._model, self._model_key = model, (key, record["model_file"])
-        if callback is not None:
-            callback(total, total)
-        return model
+        return train_project(self, cancel, callback, lazy)
 
     # -- segmentation --------------------------------------------------------------------
     @property
