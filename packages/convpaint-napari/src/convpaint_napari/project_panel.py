@@ -5,16 +5,16 @@ A table of the project's images (:mod:`.project_table`); one click opens an imag
 its annotations (layers named after the image, :mod:`.project_layers`); what is painted
 is saved to ``annotations/<image>.tif`` at most ``AUTOSAVE_MS`` after a stroke
 (atomically: a crash loses at most the last half second of painting); Train fits the
-project's model on every annotated image and saves ``model.npz``; Segment writes ``segmentations/`` (and
-``instances/``, ``probabilities/``) in the background with progress and Cancel, through
-the host widget's job runner (one job at a time, jobs named ``"Project: ..."``).
+project's model on every annotated image and saves ``model.npz``; Segment writes
+``segmentations/`` (and ``instances/``, ``probabilities/``) in the background with
+progress and Cancel, through the host widget's job runner (one job at a time, jobs named
+``"Project: ..."``; :mod:`.project_jobs`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +33,12 @@ from qtpy.QtWidgets import (
 
 import convpaint
 
+from .project_jobs import JOB_PREFIX, ProjectJobs
 from .project_layers import ProjectLayers, read_segmentation, select_in_host
 from .project_table import ProjectTable
 from .worker import Outcome, one_line
 
-JOB_PREFIX = "Project: "  # names of the jobs this panel runs on the host's runner
+__all__ = ["JOB_PREFIX", "ProjectPanel"]  # JOB_PREFIX: from project_jobs
 
 
 def _control(text: str, tip: str, kind: type = QPushButton) -> Any:
@@ -46,7 +47,7 @@ def _control(text: str, tip: str, kind: type = QPushButton) -> Any:
     return control
 
 
-class ProjectPanel(QWidget):
+class ProjectPanel(ProjectJobs, QWidget):
     """The Project tab.  ``host``: the Convpaint widget (``.model``, ``.runner``;
     optional ``set_model(model)`` and ``select_layers(image, annotations)``)."""
 
@@ -297,103 +298,6 @@ class ProjectPanel(QWidget):
             return None
         self._refresh_row(self.current)
         return path
-
-    # -- jobs ----------------------------------------------------------------------------
-    def _start(self, job: str, fn: Any) -> bool:
-        runner = self.host.runner
-        if runner.busy:
-            self.status.setText(f"{runner.job} is running: wait or cancel it.")
-            return False
-        self._job_project = self.project
-        self.progress.setMaximum(1)
-        self.progress.setValue(0)
-        self.status.setText(f"{job}…")
-        runner.start(JOB_PREFIX + job, fn)
-        self._running = True
-        self._update_buttons()
-        return True
-
-    def train(self) -> bool:
-        """Train the project's model on every annotated image (saved as model.npz)."""
-        project = self.project
-        self.save_now()  # the last strokes count
-        if project is None or not any(e.annotated for e in project.images):
-            self.error("no image has annotations yet: open one and paint two classes")
-            return False
-        return self._start("training", lambda cancel, cb: project.train(cancel, cb))
-
-    def segment(self, names: list[str] | None = None) -> bool:
-        """Segment ``names`` (None: all) to disk; outputs already current are kept."""
-        project = self.project
-        self.save_now()
-        if project is None or not project.model_path.is_file():
-            self.error("no trained model in the project: press Train on annotated first")
-            return False
-        run = partial(
-            project.segment, names, progress=False,
-            instances=self.instances_check.isChecked(), proba=self.proba_check.isChecked(),
-        )  # fmt: skip
-        return self._start("segmenting", lambda cancel, cb: run(cancel=cancel, callback=cb))
-
-    def segment_selected(self) -> bool:
-        names = self.selected_names()
-        if not names:
-            self.error("select images in the table first")
-            return False
-        return self.segment(names)
-
-    def segment_all(self) -> bool:
-        return self.segment(None)
-
-    def cancel(self) -> None:
-        if self._running:
-            self.host.runner.cancel()
-
-    def _on_progress(self, done: int, total: int) -> None:
-        if self._running:
-            self.progress.setMaximum(max(total, 1))
-            self.progress.setValue(done)
-
-    def _on_finished(self, outcome: Outcome) -> None:
-        if not self._running:  # the host's job, or another panel's
-            self._update_buttons()
-            return
-        self._running = False
-        self.last_outcome = outcome
-        job = outcome.job[len(JOB_PREFIX) :]
-        if outcome.status == "cancelled":
-            self.status.setText(f"{job.capitalize()}: cancelled.")
-        elif outcome.status == "error":
-            self.error(outcome.message)
-        elif job == "training":
-            self._set_host_model(outcome.value)
-            path = self._job_project.model_path if self._job_project is not None else ""
-            self.status.setText(f"Trained on the annotated images; saved {path}.")
-        else:
-            done = outcome.value or []
-            kept = " (the others were up to date)" if len(done) < self.table.rowCount() else ""
-            self.status.setText(f"Segmented {len(done)} image(s){kept}.")
-            same = self._job_project is self.project
-            if (
-                same
-                and self.current is not None
-                and self.current in done
-                and self.annotations_layer is not None
-            ):
-                shape = self.annotations_layer.data.shape
-                seg = read_segmentation(self._job_project, self.current, shape)
-                if seg is not None:
-                    self.layers.show_segmentation(self.current, seg, self._classes())
-        if outcome.status == "done":
-            self.progress.setValue(self.progress.maximum())
-        self.refresh()
-
-    def _set_host_model(self, model: Any) -> None:
-        setter = getattr(self.host, "set_model", None)
-        if callable(setter):
-            setter(model)
-        else:
-            self.host.model = model
 
     def error(self, message: str) -> None:
         """Show ``message`` in the status line and as a napari error notification."""
