@@ -13,6 +13,17 @@ implements :meth:`FeatureExtractor.extract`::
         def extract(self, plane):
             from scipy import ndimage
             return np.stack([ndimage.sobel(plane[0], 0), ndimage.sobel(plane[0], 1)])
+
+Options are declared once, as a schema (:mod:`convpaint.options`); the base
+constructor validates the keywords against it and stores them as attributes, and
+:meth:`FeatureExtractor.get_options` returns the stored ones::
+
+    class Smooth(FeatureExtractor):
+        name = "smooth"
+        options = (Option("sigma", "float", 2.0, "Gaussian sigma in pixels", minimum=0.1),)
+
+        def extract(self, plane):
+            return ndimage.gaussian_filter(plane, (0, self.sigma, self.sigma))
 """
 
 from __future__ import annotations
@@ -22,6 +33,8 @@ import re
 from typing import Any, ClassVar
 
 import numpy as np
+
+from .options import Option, schema_problems, stored_options, validate
 
 #: what an extractor's registry name may be ("+" joins the parts of a combination)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -69,6 +82,21 @@ class FeatureExtractor:
         Preferred tile edge in pixels (ViTs want large tiles); None: core default.
     supports_volume : bool
         The extractor implements :meth:`extract_volume` (true 3-D features).
+    options : tuple[Option, ...]
+        The keyword options (:class:`convpaint.options.Option`): name, type,
+        default, allowed values, help. The CLI, the napari form and model files
+        derive from it; ``()``: the extractor takes no options (or declares none,
+        then its constructor is the only check).
+    n_features : int or None
+        Features per call of :meth:`extract` (per input channel group); None: known
+        only after the first extract. Set it (class or instance) when it is known:
+        the core sizes tiles and checks memory before featurising.
+    planewise : bool
+        The 3-D mode featurises plane by plane (:mod:`convpaint.projections`): the
+        core then neither slabs Z nor budgets 3-D filters.
+    supports_device : bool
+        The constructor takes a ``device=`` option ("auto", "cpu", "cuda[:N]",
+        "mps"): a run setting, never stored in model files.
     """
 
     name: ClassVar[str] = ""
@@ -82,11 +110,28 @@ class FeatureExtractor:
     alignment: int = 1
     tile_size: int | None = None
     supports_volume: ClassVar[bool] = False
+    options: ClassVar[tuple[Option, ...]] = ()
+    n_features: int | None = None
+    planewise: bool = False
+    supports_device: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
-        if options:
-            names = ", ".join(sorted(options))
-            raise TypeError(f"extractor {self.name!r} takes no options, got: {names}")
+        """Validate ``options`` against the declared schema and store each option (the
+        defaults of those not given) as an attribute of the same name; an attribute a
+        subclass constructor set before calling this is kept."""
+        schema = type(self).options
+        if not schema:
+            if options:
+                names = ", ".join(sorted(options))
+                raise TypeError(f"extractor {self.name!r} takes no options, got: {names}")
+            return
+        given = validate(schema, options, owner=f"extractor {self.name!r}")
+        for opt in schema:
+            if opt.name in given:
+                setattr(self, opt.name, given[opt.name])
+            elif opt.name not in vars(self):
+                default = opt.default
+                setattr(self, opt.name, list(default) if opt.is_list and default else default)
 
     def extract(self, plane: np.ndarray) -> np.ndarray:
         """Featurise one plane.
@@ -106,9 +151,23 @@ class FeatureExtractor:
         """Featurise a (n_input_channels, Z, H, W) volume -> (n_features, Z, H, W)."""
         raise NotImplementedError(f"extractor {self.name!r} has no 3-D mode")
 
+    def extract_volume_interior(
+        self, volume: np.ndarray, margin: tuple[int, int, int]
+    ) -> np.ndarray:
+        """``extract_volume(volume)`` cropped by ``margin`` = (mz, my, mx) voxels on both
+        sides of Z, Y and X. What the core calls for 3-D features; override it when the
+        crop can be computed for less than the whole volume (the numbers must equal the
+        crop of :meth:`extract_volume`)."""
+        f = self.extract_volume(volume)
+        return f[
+            (slice(None), *(slice(m, n - m) for m, n in zip(margin, f.shape[1:], strict=True)))
+        ]
+
     def get_options(self) -> dict[str, Any]:
-        """JSON-serialisable options that rebuild this extractor (stored in model files)."""
-        return {}
+        """JSON-serialisable options that rebuild this extractor (stored in model files):
+        by default the declared options with ``stored=True``, read from the attributes
+        of the same names."""
+        return stored_options(type(self).options, self)
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.get_options().items())
@@ -146,9 +205,17 @@ def declaration_problems(ex: FeatureExtractor) -> list[str]:
         or not all(_is_int(s) and s >= 1 for s in scalings)
     ):
         problems.append(f"default_scalings must be positive integers, got {scalings!r}")
-    for attr in ("rgb", "deterministic", "supports_volume"):
+    for attr in ("rgb", "deterministic", "supports_volume", "planewise", "supports_device"):
         if not isinstance(getattr(ex, attr, None), (bool, np.bool_)):
             problems.append(f"{attr} must be True or False, got {getattr(ex, attr, None)!r}")
+    n = getattr(ex, "n_features", None)
+    if n is not None and (not _is_int(n) or n < 1):
+        problems.append(f"n_features must be None or an integer >= 1, got {n!r}")
+    schema = getattr(type(ex), "options", ())
+    problems.extend(schema_problems(schema))
+    names = {getattr(o, "name", None) for o in schema} if isinstance(schema, tuple) else set()
+    if names and getattr(ex, "supports_device", False) and "device" not in names:
+        problems.append("supports_device is True but no 'device' option is declared")
     return problems
 
 

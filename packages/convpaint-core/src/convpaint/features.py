@@ -36,7 +36,7 @@ class Part:
     def unit(self) -> int:
         """Input-pixel granularity the extractor needs at scale 1."""
         ex = self.extractor
-        return math.lcm(max(1, int(ex.patch_size)), max(1, int(getattr(ex, "alignment", 1))))
+        return math.lcm(max(1, int(ex.patch_size)), max(1, int(ex.alignment)))
 
     @property
     def halo(self) -> int:

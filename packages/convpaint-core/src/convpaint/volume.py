@@ -100,13 +100,7 @@ def volume_tile(
 
 def extract_interior(ex, volume: np.ndarray, margin: tuple[int, int, int]) -> np.ndarray:
     """Features of ``volume[:, mz:-mz, my:-my, mx:-mx]`` (margins on both sides of Z, Y, X)."""
-    method = getattr(ex, "extract_volume_interior", None)
-    if method is not None:
-        f = method(volume, margin)
-    else:
-        f = ex.extract_volume(volume)
-        f = f[(slice(None), *(slice(m, n - m) for m, n in zip(margin, f.shape[1:], strict=True)))]
-    return np.asarray(f, dtype=np.float32)
+    return np.asarray(ex.extract_volume_interior(volume, margin), dtype=np.float32)
 
 
 def extract_volume_at_scale(ex, small: np.ndarray, crop: int) -> np.ndarray:
@@ -118,7 +112,7 @@ def extract_volume_at_scale(ex, small: np.ndarray, crop: int) -> np.ndarray:
     zpad = int(ex.padding)
     _, n_z, height, width = small.shape
     # plane-by-plane extractors: one slab (slabs would featurise every xz/yz plane again)
-    slab = n_z if getattr(ex, "planewise", False) else slab_depth(n_z, zpad, height * width)
+    slab = n_z if ex.planewise else slab_depth(n_z, zpad, height * width)
     out = None
     for z0 in range(0, n_z, slab):
         z1 = min(n_z, z0 + slab)
