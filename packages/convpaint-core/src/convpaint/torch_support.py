@@ -366,7 +366,9 @@ def seeded(seed: int = 0) -> Iterator[None]:
         yield
 
 
-def assign_state_dict(net: Any, state: dict[str, Any], source: object, expected: str) -> None:
+def assign_state_dict(
+    net: Any, state: dict[str, Any], source: object, expected: str, what: str = "weights file"
+) -> None:
     """Load ``state`` strictly into ``net`` (tensors assigned: meta-device networks work).
 
     A mismatch raises :class:`WeightsLoadError` naming ``source`` and ``expected`` (with
@@ -375,7 +377,7 @@ def assign_state_dict(net: Any, state: dict[str, Any], source: object, expected:
     try:
         net.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as exc:
-        raise WeightsLoadError(f"weights file {source} does not match {expected}: {exc}") from exc
+        raise WeightsLoadError(f"{what} {source} does not match {expected}: {exc}") from exc
 
 
 def check_materialised(net: Any, source: object, expected: str) -> None:

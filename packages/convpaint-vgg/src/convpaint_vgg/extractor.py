@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from convpaint import FeatureExtractor
-from convpaint.devices import resolve_device
+from convpaint.torch_support import (
+    RANDOM,
+    assign_state_dict,
+    resolve_device,
+    resolve_weights,
+    weights_option,
+)
 
 from .network import (
     CONV_LAYERS,
@@ -23,12 +28,12 @@ from .network import (
     upsample_bilinear,
     validate_layers,
 )
-from .weights import WeightsLoadError, download_weights, load_tensors, resolve_weights_path
+from .weights import download_weights, load_tensors, resolve_weights_path
 
 if TYPE_CHECKING:
     import torch
 
-RANDOM = "random"
+__all__ = ["RANDOM", "VGG16Features"]
 
 
 class VGG16Features(FeatureExtractor):
@@ -72,9 +77,7 @@ class VGG16Features(FeatureExtractor):
         download: bool = False,
     ) -> None:
         self.layers: list[int] = validate_layers(layers)
-        if weights is not None and not isinstance(weights, (str, os.PathLike)):
-            raise TypeError(f"weights must be None, 'random' or a path, got {weights!r}")
-        self.weights: str | None = None if weights is None else os.fspath(weights)
+        self.weights: str | None = weights_option(weights)
         if download and self.weights is not None:
             raise ValueError("download=True only applies to weights=None (the torch hub cache)")
         self.device: str = str(device)
@@ -93,26 +96,21 @@ class VGG16Features(FeatureExtractor):
     def _build(self, last: int, download: bool) -> torch.nn.Sequential:
         import torch
 
-        if self.weights == RANDOM:
-            warnings.warn(
-                "convpaint-vgg: weights='random' -- VGG16 features come from a seeded random "
-                "initialisation, not ImageNet training; use this for tests only",
-                UserWarning,
-                stacklevel=3,
-            )
+        if download:
+            path: Path | None = download_weights()
+        else:  # None: the torch hub cache; "random" (warns): None
+            path = resolve_weights(
+                self.weights, self.name, lambda: resolve_weights_path(None),
+                what="VGG16 weights file", stacklevel=3,
+            )  # fmt: skip
+        if path is None:
             trunk = build_trunk(last)
             random_init(trunk)
         else:
-            path = download_weights() if download else resolve_weights_path(self.weights)
             keys = [f"{i}.{kind}" for i in CONV_LAYERS if i <= last for kind in ("weight", "bias")]
             tensors = load_tensors(path, keys)
             trunk = build_trunk(last, device="meta")
-            try:
-                trunk.load_state_dict(tensors, strict=True, assign=True)
-            except RuntimeError as exc:
-                raise WeightsLoadError(
-                    f"VGG16 weights file {path} does not match vgg16().features: {exc}"
-                ) from exc
+            assign_state_dict(trunk, tensors, path, "vgg16().features", what="VGG16 weights file")
             self.weights_path = path
         trunk = trunk.to(device=self._device, dtype=torch.float32)
         return trunk.to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
