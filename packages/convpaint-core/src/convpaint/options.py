@@ -189,6 +189,27 @@ def _element(opt: Option, value: Any, where: str) -> Any:
     return value
 
 
+#: the ``device=`` option of torch extractors (a run setting; the extractor resolves it)
+DEVICE = Option(
+    "device",
+    "str",
+    "auto",
+    "where the network runs: auto (CUDA when available, else CPU), cpu, cuda, cuda:N, mps",
+    stored=False,
+)
+
+
+def weights_option(default_source: str) -> Option:
+    """The ``weights=`` option of a network: None (``default_source``), a file, or "random"."""
+    return Option(
+        "weights",
+        "path",
+        None,
+        f"null: {default_source}; a path: a weights file; random: untrained (tests only)",
+        choices=("random",),
+    )
+
+
 def check_value(opt: Option, value: Any, owner: str = "") -> Any:
     """``value`` as ``opt`` takes it (text coerced by type, tuples as lists), or an
     :class:`OptionError` naming the option, ``owner``, the value and what is allowed."""
@@ -322,6 +343,7 @@ def describe(schema: Iterable[Option]) -> list[str]:
 
 
 __all__ = [
+    "DEVICE",
     "TYPES",
     "Option",
     "OptionError",
@@ -331,4 +353,5 @@ __all__ = [
     "schema_problems",
     "stored_options",
     "validate",
+    "weights_option",
 ]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 
 from convpaint import FeatureExtractor
+from convpaint.options import Option
 
 from . import fast, opencv
 from .filters import DOG_RATIO, FILTERS, filter_bank, max_radius, n_components
@@ -101,6 +101,18 @@ class IlastikFilters(FeatureExtractor):
     default_scalings = (1,)
     deterministic = True
     supports_volume = True
+    options = (
+        Option("filters", "str-list", FILTERS, "filters (default: all six)", choices=FILTERS),
+        Option(
+            "sigmas",
+            "float-list",
+            SIGMAS,
+            "scales in pixels (ilastik's by default)",
+            minimum=SIGMA_MIN,
+            maximum=SIGMA_MAX,
+        ),
+        Option("backend", "str", "auto", "how 2-D planes are filtered", choices=BACKENDS),
+    )
 
     def __init__(
         self,
@@ -134,9 +146,6 @@ class IlastikFilters(FeatureExtractor):
     def uses_fastfilters(self) -> bool:
         """Whether 2-D planes go through fastfilters2."""
         return self.plane_backend == "fastfilters"
-
-    def get_options(self) -> dict[str, Any]:
-        return {"filters": list(self.filters), "sigmas": list(self.sigmas), "backend": self.backend}
 
     def feature_names_for(self, ndim: int = 2) -> list[str]:
         """Names of the features of one input channel, in output order."""
