@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from convpaint import FeatureExtractor
+from convpaint.options import DEVICE, Option, network_weights
 from convpaint.torch_support import (
     RANDOM,
     assign_state_dict,
@@ -68,6 +69,19 @@ class VGG16Features(FeatureExtractor):
     default_scalings = (1, 2, 4)
     padding = 1
     alignment = 1
+    supports_device = True
+    options = (
+        Option(
+            "layers",
+            "int-list",
+            (0,),
+            "Conv2d layers of vgg16().features",
+            choices=tuple(CONV_LAYERS),
+        ),
+        network_weights("vgg16-397923af.pth in the torch hub cache"),
+        DEVICE,
+        Option("download", "bool", False, "download missing hub weights", stored=False),
+    )
 
     def __init__(
         self,
@@ -150,6 +164,3 @@ class VGG16Features(FeatureExtractor):
                 start += len(features)
         assert out is not None  # self.layers is never empty
         return out
-
-    def get_options(self) -> dict[str, Any]:
-        return {"layers": list(self.layers), "weights": self.weights}
