@@ -199,7 +199,7 @@ DEVICE = Option(
 )
 
 
-def weights_option(default_source: str) -> Option:
+def network_weights(default_source: str) -> Option:
     """The ``weights=`` option of a network: None (``default_source``), a file, or "random"."""
     return Option(
         "weights",
@@ -353,5 +353,5 @@ __all__ = [
     "schema_problems",
     "stored_options",
     "validate",
-    "weights_option",
+    "network_weights",
 ]
