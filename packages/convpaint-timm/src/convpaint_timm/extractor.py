@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterable
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from convpaint import FeatureExtractor
-from convpaint.devices import AUTO, resolve_device
+from convpaint.torch_support import (
+    AUTO,
+    RANDOM,
+    assign_state_dict,
+    network_cache,
+    resolve_device,
+    resolve_weights,
+    weights_option,
+    weights_source,
+)
 
 from .network import (
     CONVNEXT_TINY,
@@ -25,12 +32,14 @@ from .network import (
     to_planar,
     upsample_bilinear,
 )
-from .weights import WeightsLoadError, explicit_file, hub_file, load_tensors
+from .weights import hub_file, load_tensors
 
-if TYPE_CHECKING:
-    pass
-
-RANDOM = "random"
+__all__ = [
+    "RANDOM",
+    "ConvNeXtTinyFeatures",
+    "EfficientNetB0Features",
+    "TimmCNNFeatures",
+]
 
 
 class TimmCNNFeatures(FeatureExtractor):
@@ -70,29 +79,17 @@ class TimmCNNFeatures(FeatureExtractor):
         self.layers: list[int] = self.arch.validate_layers(
             self.default_layers if layers is None else layers
         )
-        if weights is not None and not isinstance(weights, (str, os.PathLike)):
-            raise TypeError(f"weights must be None, 'random' or a path, got {weights!r}")
-        self.weights: str | None = None if weights is None else os.fspath(weights)
+        self.weights: str | None = weights_option(weights)
         self.device: str = str(device)
         self._device = resolve_device(self.device)
         self.n_features: int = sum(self.arch.channels[i] for i in self.layers)
         self.alignment = max(self.arch.reductions[i] for i in self.layers)
-        self.weights_path: Path | None = None
-        if self.weights == RANDOM:
-            warnings.warn(
-                f"convpaint-timm: weights='random' -- {self.name} features come from a seeded "
-                "random initialisation, not ImageNet training; use this for tests only",
-                UserWarning,
-                stacklevel=2,
-            )
-        elif self.weights is None:
-            self.weights_path = hub_file(self.hub_repo)
-        else:
-            self.weights_path = explicit_file(self.weights)
-        source = RANDOM if self.weights_path is None else str(self.weights_path)
-        stamp = 0 if self.weights_path is None else self.weights_path.stat().st_mtime_ns
+        # None: the Hugging Face cache (downloaded when online); "random" (warns): None
+        self.weights_path: Path | None = resolve_weights(
+            self.weights, self.name, lambda: hub_file(self.hub_repo), stacklevel=2
+        )
         self._trunk, self.padding, self.n_parameters = _cached_trunk(
-            self.arch, tuple(self.layers), source, stamp, str(self._device)
+            self.arch, tuple(self.layers), *weights_source(self.weights_path), str(self._device)
         )
         # (SE-free trunks on CPU) bit-identical tiling is not promised: oneDNN's
         # convolutions differ by ~1e-6 between input sizes
@@ -126,7 +123,7 @@ class TimmCNNFeatures(FeatureExtractor):
         return {"layers": list(self.layers), "weights": self.weights}
 
 
-@lru_cache(maxsize=4)
+@network_cache(maxsize=4)
 def _cached_trunk(
     arch: Architecture, layers: tuple[int, ...], source: str, stamp: int, device: str
 ) -> tuple[Any, int, int]:
@@ -142,12 +139,7 @@ def _cached_trunk(
     else:
         keys = list(trunk.state_dict())
         tensors = load_tensors(source, keys)
-        try:
-            trunk.load_state_dict(tensors, strict=True, assign=True)
-        except RuntimeError as exc:
-            raise WeightsLoadError(
-                f"weights file {source} does not match timm's {arch.timm_name}: {exc}"
-            ) from exc
+        assign_state_dict(trunk, tensors, source, f"timm's {arch.timm_name}")
     n_parameters = sum(p.numel() for p in trunk.parameters())
     trunk = trunk.to(device=device, dtype=torch.float32)
     trunk = trunk.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
