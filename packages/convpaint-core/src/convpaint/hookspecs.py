@@ -1,4 +1,4 @@
-"""pluggy hook specifications: how a package contributes feature extractors.
+"""pluggy hook specifications: how a package contributes feature extractors and upsamplers.
 
 A plugin module (named in the ``convpaint.extractors`` entry-point group)
 implements::
@@ -25,6 +25,7 @@ import pluggy
 
 PROJECT = "convpaint"
 ENTRY_POINT_GROUP = "convpaint.extractors"
+UPSAMPLER_GROUP = "convpaint.upsamplers"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -38,5 +39,18 @@ def convpaint_extractors() -> list[Any]:
     and ``description`` class attributes are used and the class is the
     factory) or a :class:`convpaint.ExtractorSpec` ``(name, description,
     factory)`` whose factory takes the extractor options as keywords.
+    """
+    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations
+
+
+@hookspec
+def convpaint_upsamplers() -> list[Any]:
+    """Return the feature upsamplers this plugin provides.
+
+    The plugin module is named in the ``convpaint.upsamplers`` entry-point group.  Each
+    item is a :class:`convpaint.FeatureUpsampler` subclass (its ``name`` and
+    ``description`` are used and the class is the factory) or a
+    :class:`convpaint.UpsamplerSpec` ``(name, description, factory)``.  Faults are
+    handled as for extractors: the plugin is skipped with a ``RuntimeWarning`` naming it.
     """
     raise NotImplementedError  # a specification: pluggy calls the plugins' implementations

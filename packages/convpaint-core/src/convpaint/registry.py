@@ -47,12 +47,20 @@ HOOK = "convpaint_extractors"
 
 
 class _PluginManager(pluggy.PluginManager):
-    """pluggy, also accepting a module-level ``convpaint_extractors`` without ``@hookimpl``
-    (older plugins relied on it)."""
+    """pluggy, also accepting a module-level hook (``convpaint_extractors``) without
+    ``@hookimpl`` (older plugins relied on it)."""
+
+    def __init__(self, project: str, hook: str = HOOK) -> None:
+        super().__init__(project)
+        self.hook_name = hook
 
     def parse_hookimpl_opts(self, plugin: Any, name: str) -> pluggy.HookimplOpts | None:
         opts = super().parse_hookimpl_opts(plugin, name)
-        if opts is None and name == HOOK and inspect.isfunction(getattr(plugin, name, None)):
+        if (
+            opts is None
+            and name == self.hook_name
+            and inspect.isfunction(getattr(plugin, name, None))
+        ):
             return pluggy.HookimplOpts(
                 wrapper=False,
                 hookwrapper=False,
@@ -69,22 +77,30 @@ class Registry:
 
     A faulty plugin -- one that fails to import, has a malformed hook, raises in
     its hook or returns something other than extractors -- is skipped with one
-    ``RuntimeWarning`` naming its package; the others are unaffected.
+    ``RuntimeWarning`` naming its package; the others are unaffected.  Subclasses
+    (:mod:`convpaint.upsampler_registry`) set the class attributes for another plugin kind.
     """
 
+    kind = "extractor"
+    hook = HOOK
+    group = hookspecs.ENTRY_POINT_GROUP
+    expected = "FeatureExtractor subclasses or ExtractorSpec"
+    not_found: type[KeyError] = ExtractorNotFoundError
+    conflict: type[RuntimeError] = ExtractorConflictError
+
     def __init__(self) -> None:
-        self.plugin_manager = _PluginManager(hookspecs.PROJECT)
+        self.plugin_manager = _PluginManager(hookspecs.PROJECT, self.hook)
         self.plugin_manager.add_hookspecs(hookspecs)
-        self._specs: dict[str, ExtractorSpec] = {}
+        self._specs: dict[str, Any] = {}
         self._conflicts: dict[str, list[str]] = {}
 
     def load_entry_points(self) -> None:
-        for ep in md.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
+        for ep in md.entry_points(group=self.group):
             dist = ep.dist.name if ep.dist is not None else "<unknown distribution>"
             try:
                 module = ep.load()
             except (Exception, SystemExit) as exc:  # a broken plugin must not break the others
-                _skip(ep.name, dist, f"importing it failed: {type(exc).__name__}: {exc}")
+                self._skip(ep.name, dist, f"importing it failed: {type(exc).__name__}: {exc}")
                 continue
             self.register(module, dist, name=f"{dist}:{ep.name}")
 
@@ -97,49 +113,59 @@ class Registry:
         try:
             pm.register(plugin, name=name)
         except Exception as exc:  # PluginValidationError: a hook with a wrong signature
-            _skip(label, distribution, f"its hook is malformed: {type(exc).__name__}: {exc}")
+            self._skip(label, distribution, f"its hook is malformed: {type(exc).__name__}: {exc}")
             return
         try:
             specs = self._call(plugin, distribution)
         except _Faulty as exc:
             pm.unregister(plugin)
-            _skip(label, distribution, str(exc))
+            self._skip(label, distribution, str(exc))
             return
         for spec in specs:
             self._add(spec)
 
-    def _call(self, plugin: Any, distribution: str) -> list[ExtractorSpec]:
+    def _call(self, plugin: Any, distribution: str) -> list[Any]:
         """This plugin's hook result, called through pluggy, as validated specs."""
-        pm = self.plugin_manager
-        if not any(impl.plugin is plugin for impl in pm.hook.convpaint_extractors.get_hookimpls()):
-            raise _Faulty(f"it has no {HOOK}() hook")
+        pm, hook = self.plugin_manager, self.hook
+        if not any(impl.plugin is plugin for impl in getattr(pm.hook, hook).get_hookimpls()):
+            raise _Faulty(f"it has no {hook}() hook")
         others = [p for p in pm.get_plugins() if p is not plugin]
         try:
-            results = pm.subset_hook_caller(HOOK, remove_plugins=others)()
+            results = pm.subset_hook_caller(hook, remove_plugins=others)()
             items = results[0] if results else None
             if isinstance(items, (str, bytes, dict)) or not isinstance(items, Iterable):
                 raise _Faulty(
-                    f"{HOOK}() returned {_short(items)}; expected a list of FeatureExtractor "
-                    "subclasses or ExtractorSpec"
+                    f"{hook}() returned {_short(items)}; expected a list of {self.expected}"
                 )
             items = list(items)
         except _Faulty:
             raise
         except (Exception, SystemExit) as exc:
-            raise _Faulty(f"{HOOK}() raised {type(exc).__name__}: {exc}") from exc
+            raise _Faulty(f"{hook}() raised {type(exc).__name__}: {exc}") from exc
         specs, problems = [], []
         for item in items:
             try:
-                specs.append(_as_spec(item, distribution))
+                specs.append(self._as_spec(item, distribution))
             except (TypeError, ValueError) as exc:
                 problems.append(str(exc))
             except Exception as exc:  # e.g. a ``name`` property that raises
                 problems.append(f"{_short(item)}: {type(exc).__name__}: {exc}")
         if problems:
-            raise _Faulty(f"{HOOK}() returned unusable items: {'; '.join(problems)}")
+            raise _Faulty(f"{hook}() returned unusable items: {'; '.join(problems)}")
         return specs
 
-    def _add(self, spec: ExtractorSpec) -> None:
+    def _as_spec(self, item: Any, distribution: str) -> Any:
+        return _as_spec(item, distribution)
+
+    def _skip(self, plugin: str, distribution: str, reason: str) -> None:
+        warnings.warn(
+            f"convpaint: skipping {self.kind} plugin {plugin!r} from package {distribution}: "
+            f"{reason}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+    def _add(self, spec: Any) -> None:
         old = self._specs.get(spec.name)
         if old is not None and old.distribution != spec.distribution:
             self._conflicts.setdefault(spec.name, [old.distribution]).append(spec.distribution)
@@ -149,40 +175,32 @@ class Registry:
     def _check_conflict(self, name: str) -> None:
         if name in self._conflicts:
             dists = " and ".join(sorted(set(self._conflicts[name])))
-            raise ExtractorConflictError(
-                f"extractor name {name!r} is registered by both {dists}; uninstall one of them"
+            raise self.conflict(
+                f"{self.kind} name {name!r} is registered by both {dists}; uninstall one of them"
             )
 
     def names(self) -> list[str]:
         for name in self._conflicts:
             dists = ", ".join(self._conflicts[name])
-            warnings.warn(f"convpaint: extractor {name!r} registered by {dists}", stacklevel=2)
+            warnings.warn(f"convpaint: {self.kind} {name!r} registered by {dists}", stacklevel=2)
         return sorted(self._specs)
 
-    def spec(self, name: str) -> ExtractorSpec:
+    def spec(self, name: str) -> Any:
         self._check_conflict(name)
         try:
             return self._specs[name]
         except KeyError:
             known = ", ".join(sorted(self._specs)) or "none"
-            raise ExtractorNotFoundError(
-                f"no extractor named {name!r} is installed (installed: {known})"
+            raise self.not_found(
+                f"no {self.kind} named {name!r} is installed (installed: {known})"
             ) from None
 
-    def specs(self) -> list[ExtractorSpec]:
+    def specs(self) -> list[Any]:
         return [self._specs[n] for n in sorted(self._specs)]
 
 
 class _Faulty(Exception):
     """Why a plugin is skipped."""
-
-
-def _skip(plugin: str, distribution: str, reason: str) -> None:
-    warnings.warn(
-        f"convpaint: skipping extractor plugin {plugin!r} from package {distribution}: {reason}",
-        RuntimeWarning,
-        stacklevel=3,
-    )
 
 
 def _short(value: Any, limit: int = 80) -> str:

@@ -8,7 +8,20 @@ follow image edges.  It is a plugin kind of its own (entry-point group
 model: ``ConvpaintModel("dinov2", upsampler="guided")``.
 
 A complete upsampler is a subclass that sets a few class attributes and
-implements :meth:`FeatureUpsampler.upsample`.
+implements :meth:`FeatureUpsampler.upsample`::
+
+    class Nearest(FeatureUpsampler):
+        name = "nearest"
+        description = "each patch's features repeated over its pixels"
+
+        def upsample(self, features, guide, factor):
+            return features.repeat(factor, axis=1).repeat(factor, axis=2)
+
+Which features it applies to: every output of an extractor with ``patch_size > 1``
+(one feature vector per patch: the ViTs), at each of its pyramid scalings, so at
+``factor = patch_size * scaling``.  Extractors with per-pixel outputs (``patch_size
+1``: CNNs, filters) keep the bilinear upsampling of their pyramid levels, also in a
+combination such as ``"vgg16+dinov2"``.
 """
 
 from __future__ import annotations
@@ -16,6 +29,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+
+from .extractor import NAME
+
+
+class UpsamplerError(RuntimeError):
+    """An upsampler is misdeclared, failed, or returned unusable features (the message
+    names it and its package)."""
 
 
 class FeatureUpsampler:
@@ -30,7 +50,8 @@ class FeatureUpsampler:
     padding : int
         Context in output (full-resolution) pixels: an output pixel farther than
         ``padding`` from the border of the block handed to :meth:`upsample` does not
-        depend on that border.  The core widens its tile halo by this much.
+        depend on that border.  The core widens its tile halo by :meth:`context`
+        (``padding`` unless overridden).
     tile_exact : bool
         Upsampling tiles with a halo of ``padding`` gives the same values as
         upsampling the whole plane (bit for bit on the same machine).
@@ -68,6 +89,11 @@ class FeatureUpsampler:
         """
         raise NotImplementedError
 
+    def context(self, factor: int) -> int:
+        """Output pixels of context at ``factor`` (see ``padding``); override it when the
+        context scales with the patch (a window counted in patches)."""
+        return int(self.padding)
+
     def get_options(self) -> dict[str, Any]:
         """JSON-serialisable options that rebuild this upsampler (stored in model files)."""
         return {}
@@ -75,3 +101,31 @@ class FeatureUpsampler:
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.get_options().items())
         return f"{type(self).__name__}({opts})"
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def declaration_problems(up: FeatureUpsampler) -> list[str]:
+    """What is wrong with an upsampler's declared attributes (empty: nothing)."""
+    problems = []
+    name = getattr(up, "name", None)
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        problems.append(f"name must be letters, digits, '.', '_' or '-', got {name!r}")
+    padding = getattr(up, "padding", None)
+    if not _is_int(padding) or padding < 0:
+        problems.append(f"padding must be an integer >= 0, got {padding!r}")
+    for attr in ("tile_exact", "deterministic"):
+        value = getattr(up, attr, None)
+        if not isinstance(value, (bool, np.bool_)):
+            problems.append(f"{attr} must be True or False, got {value!r}")
+    if not problems:
+        try:
+            context = up.context(2)
+        except Exception as exc:
+            problems.append(f"context(2) raised {type(exc).__name__}: {exc}")
+        else:
+            if not _is_int(context) or context < 0:
+                problems.append(f"context(factor) must be an integer >= 0, got {context!r}")
+    return problems
