@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
+from convpaint.options import DEVICE, Option, network_weights
+
 from .vit import ViTExtractor
 
 #: size -> (timm architecture, features per patch)
@@ -38,6 +40,11 @@ class DinoV2(ViTExtractor):
     padding = 56  # a halo of 4 patches, see docs/extractors-vit-cellpose.md
     tile_size = 518  # 37 x 37 patches, DINOv2's own training resolution
     sizes: ClassVar[tuple[str, ...]] = tuple(SIZES)
+    options = (
+        Option("size", "str", "small", "ViT size (small: ViT-S/14, 384 features)", choices=sizes),
+        network_weights("the Hugging Face cache (timm/<architecture>.lvd142m)"),
+        DEVICE,
+    )
 
     def __init__(
         self,
@@ -54,6 +61,3 @@ class DinoV2(ViTExtractor):
 
     def timm_spec(self) -> tuple[str, dict[str, Any]]:
         return SIZES[self.size][0], {"dynamic_img_size": True, "num_classes": 0}
-
-    def get_options(self) -> dict[str, Any]:
-        return {"size": self.size, **super().get_options()}

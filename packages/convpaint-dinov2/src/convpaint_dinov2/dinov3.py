@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from convpaint.options import DEVICE, Option, network_weights
+
 from .vit import ViTExtractor
 
 #: timm architecture -> features per patch (the ViT's embedding width)
@@ -73,6 +75,11 @@ class DinoV3(ViTExtractor):
     padding = 64  # a halo of 4 patches, as for dinov2 and uni
     tile_size = 512  # 32 x 32 patches
     models: tuple[str, ...] = MODELS
+    options = (
+        Option("model", "str", DEFAULT, "timm DINOv3 model <architecture>.<tag>", choices=MODELS),
+        network_weights("the Hugging Face cache (timm/<model>)"),
+        DEVICE,
+    )
 
     def __init__(
         self,
@@ -98,6 +105,3 @@ class DinoV3(ViTExtractor):
 
     def timm_spec(self) -> tuple[str, dict[str, Any]]:
         return self.arch, {"dynamic_img_size": True, "num_classes": 0}
-
-    def get_options(self) -> dict[str, Any]:
-        return {"model": self.model, **super().get_options()}

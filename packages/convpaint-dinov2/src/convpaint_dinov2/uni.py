@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from convpaint.options import DEVICE, network_weights
+
 from .vit import ViTExtractor
 
 
@@ -27,6 +29,7 @@ class UNI(ViTExtractor):
     tile_size = 512  # 32 x 32 patches
     hub_repo = "MahmoodLab/UNI"
     n_features = 1024
+    options = (network_weights("the Hugging Face cache of MahmoodLab/UNI (gated)"), DEVICE)
 
     def timm_spec(self) -> tuple[str, dict[str, Any]]:
         # UNI's published timm configuration

@@ -10,22 +10,30 @@ to pixel resolution.
 from __future__ import annotations
 
 import os
-import threading
-import warnings
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from convpaint import FeatureExtractor
-from convpaint.devices import AUTO, resolve_device
+from convpaint.options import DEVICE, network_weights
+from convpaint.torch_support import (
+    AUTO,
+    HF_WEIGHT_FILES,
+    RANDOM,
+    assign_state_dict,
+    build_once,
+    check_materialised,
+    network_cache,
+    resolve_device,
+    resolve_weights,
+    seeded,
+    weights_source,
+)
 
-from .weights import explicit_file, find_hub_file, load_state_dict
+from .weights import find_hub_file, load_state_dict
 
-RANDOM = "random"
-#: one network build at a time: tiles run in threads, and random weights seed the global RNG
-_BUILD_LOCK = threading.Lock()
+__all__ = ["RANDOM", "ViTExtractor", "build_network"]
 
 
 class ViTExtractor(FeatureExtractor):
@@ -42,7 +50,9 @@ class ViTExtractor(FeatureExtractor):
     default_scalings = (1,)
     deterministic = False  # global attention: tiled != untiled (see the docs for how much)
     hub_repo: ClassVar[str] = ""
-    hub_files: ClassVar[tuple[str, ...]] = ("model.safetensors", "pytorch_model.bin")
+    hub_files: ClassVar[tuple[str, ...]] = HF_WEIGHT_FILES
+    supports_device = True
+    options = (network_weights("the Hugging Face cache of the model"), DEVICE)
 
     def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = AUTO) -> None:
         super().__init__()
@@ -50,18 +60,11 @@ class ViTExtractor(FeatureExtractor):
         self.device = str(device)
         self._device = resolve_device(device)
         self.weights = None if weights is None else os.fspath(weights)
-        if self.weights == RANDOM:
-            warnings.warn(
-                f"extractor {self.name!r} uses random weights: its features come from an "
-                "untrained network (meant for tests, not for segmentation)",
-                UserWarning,
-                stacklevel=3,
-            )
-            self.weights_file: Path | None = None
-        elif self.weights is None:
-            self.weights_file = find_hub_file(self.hub_repo, self.hub_files)
-        else:
-            self.weights_file = explicit_file(self.weights)
+        # None: the Hugging Face cache (downloaded when online); "random" (warns): None
+        self.weights_file: Path | None = resolve_weights(
+            self.weights, self.name, lambda: find_hub_file(self.hub_repo, self.hub_files),
+            stacklevel=3,
+        )  # fmt: skip
 
     def timm_spec(self) -> tuple[str, dict[str, Any]]:
         """timm architecture name and keyword arguments of ``timm.create_model``."""
@@ -70,19 +73,13 @@ class ViTExtractor(FeatureExtractor):
     @property
     def network(self) -> Any:
         """The torch module (built on first use and shared between equal extractors)."""
-        if self._net is None:
-            with _BUILD_LOCK:  # else two tiles' threads could build (different) networks
-                if self._net is None:
-                    self._net = self._build()
-        return self._net
+        return build_once(self, "_net", self._build)  # one build when tiles ask from threads
 
     def _build(self) -> Any:
         name, kwargs = self.timm_spec()
         key = tuple(sorted(kwargs.items()))
-        if self.weights_file is None:
-            return build_network(name, key, RANDOM, 0, str(self._device))
-        stamp = self.weights_file.stat().st_mtime_ns  # a rewritten file is reloaded
-        return build_network(name, key, str(self.weights_file), stamp, str(self._device))
+        source, stamp = weights_source(self.weights_file)  # a rewritten file is reloaded
+        return build_network(name, key, source, stamp, str(self._device))
 
     def extract(self, plane: np.ndarray) -> np.ndarray:
         import torch
@@ -95,11 +92,8 @@ class ViTExtractor(FeatureExtractor):
         grid = tokens.reshape(h // self.patch_size, w // self.patch_size, -1)
         return grid.permute(2, 0, 1).float().cpu().numpy()
 
-    def get_options(self) -> dict[str, Any]:
-        return {"weights": self.weights}
 
-
-@lru_cache(maxsize=2)
+@network_cache(maxsize=2)
 def build_network(
     name: str, kwargs: tuple[tuple[str, Any], ...], source: str, stamp: int, device: str = "cpu"
 ) -> Any:
@@ -113,17 +107,15 @@ def build_network(
     import torch
 
     if source == RANDOM:
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
+        with seeded(0):
             net = timm.create_model(name, pretrained=False, **dict(kwargs))
         return net.to(device).eval()
     with torch.device("meta"):  # no time spent on a random init that is overwritten
         net = timm.create_model(name, pretrained=False, **dict(kwargs))
     state = timm_key_filter(net)(load_state_dict(source), net)
-    net.load_state_dict(state, strict=True, assign=True)
+    assign_state_dict(net, state, source, f"timm's {name}")
     init_derived_buffers(net)
-    if any(t.is_meta for t in (*net.parameters(), *net.buffers())):
-        raise RuntimeError(f"{source} left parts of the {name} network uninitialised")
+    check_materialised(net, source, name)
     return net.to(device).eval()
 
 
