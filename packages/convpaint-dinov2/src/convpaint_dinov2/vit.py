@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from convpaint import FeatureExtractor
+from convpaint.options import DEVICE, network_weights
 from convpaint.torch_support import (
     AUTO,
     HF_WEIGHT_FILES,
@@ -50,6 +51,8 @@ class ViTExtractor(FeatureExtractor):
     deterministic = False  # global attention: tiled != untiled (see the docs for how much)
     hub_repo: ClassVar[str] = ""
     hub_files: ClassVar[tuple[str, ...]] = HF_WEIGHT_FILES
+    supports_device = True
+    options = (network_weights("the Hugging Face cache of the model"), DEVICE)
 
     def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = AUTO) -> None:
         super().__init__()
@@ -88,9 +91,6 @@ class ViTExtractor(FeatureExtractor):
             tokens = net.forward_features(x.to(self._device))[0, net.num_prefix_tokens :]
         grid = tokens.reshape(h // self.patch_size, w // self.patch_size, -1)
         return grid.permute(2, 0, 1).float().cpu().numpy()
-
-    def get_options(self) -> dict[str, Any]:
-        return {"weights": self.weights}
 
 
 @network_cache(maxsize=2)
