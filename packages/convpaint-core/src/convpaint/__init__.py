@@ -14,6 +14,7 @@ from importlib.metadata import version as _version
 from .cancel import Cancelled
 from .extractor import ExtractorError, FeatureExtractor
 from .hookspecs import hookimpl, hookspec
+from .pyramid import upsample as upsample_bilinear
 from .registry import (
     ExtractorConflictError,
     ExtractorNotFoundError,
@@ -51,6 +52,7 @@ __all__ = [
     "load_model",
     "to_instances",
     "uncertainty",
+    "upsample_bilinear",
 ]
 
 # name -> module of the lazily imported parts (scikit-learn, scikit-image, tomli-w);
