@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Any, ClassVar
 
 import numpy as np
 
 from convpaint import FeatureExtractor
-from convpaint.devices import AUTO, resolve_device
+from convpaint.options import DEVICE, Option
+from convpaint.torch_support import (
+    AUTO,
+    RANDOM,
+    build_once,
+    resolve_device,
+    warn_random_weights,
+    weights_option,
+    weights_source,
+)
 
 from . import network
 from .weights import resolve
@@ -67,6 +75,22 @@ class Cellpose(FeatureExtractor):
     default_scalings = (1,)
     deterministic = False  # window layout and attention depend on the tile: tiled != untiled
     window_overlap: ClassVar[float] = 0.1  # cellpose's tile_overlap
+    supports_device = True
+    options = (
+        Option(
+            "weights",
+            "path",
+            None,
+            "null: cpsam in cellpose's model folder; a model name there or a checkpoint path; "
+            "random: untrained (tests only)",
+            choices=("random",),
+        ),
+        Option(
+            "features", "str", "both", "encoder (256), output maps (3) or both", choices=FEATURES
+        ),
+        Option("precision", "str", "float32", "network arithmetic", choices=PRECISIONS),
+        DEVICE,
+    )
 
     def __init__(
         self,
@@ -80,21 +104,16 @@ class Cellpose(FeatureExtractor):
             raise ValueError(f"features must be one of {', '.join(FEATURES)}; got {features!r}")
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
-        self.weights = None if weights is None else os.fspath(weights)
+        self.weights = weights_option(weights)
         self.features = features
         self.precision = precision
         self.device = str(device)
         self._device = resolve_device(device)
         self._net: Any = None
-        if self.weights == network.RANDOM:
-            warnings.warn(
-                "extractor 'cellpose' uses random weights: its features come from an "
-                "untrained network (meant for tests, not for segmentation)",
-                UserWarning,
-                stacklevel=2,
-            )
+        if self.weights == RANDOM:
+            warn_random_weights(self.name, stacklevel=2)
             self.weights_file = None
-        else:
+        else:  # None: cpsam in the model folder; a model name there; a path
             self.weights_file = resolve(self.weights)
 
     @property
@@ -105,19 +124,16 @@ class Cellpose(FeatureExtractor):
     @property
     def network(self) -> Any:
         """The torch module, built on first use and shared between equal extractors."""
-        if self._net is None:
-            if self.weights_file is None:
-                self._net = network.build_network(network.RANDOM, 0, str(self._device))
-            else:
-                stamp = self.weights_file.stat().st_mtime_ns  # a rewritten file is reloaded
-                source = str(self.weights_file)
-                self._net = network.build_network(source, stamp, str(self._device))
-        return self._net
+
+        def build() -> Any:  # the key has the file's mtime: a rewritten file is reloaded
+            return network.build_network(*weights_source(self.weights_file), str(self._device))
+
+        return build_once(self, "_net", build)
 
     def extract(self, plane: np.ndarray) -> np.ndarray:
         import torch
 
-        from convpaint.pyramid import upsample
+        from convpaint import upsample_bilinear
 
         _, h, w = plane.shape
         size, patch = network.WINDOW, network.PATCH
@@ -135,10 +151,7 @@ class Cellpose(FeatureExtractor):
             out.add(maps[0].cpu().numpy(), y0, x0)
         parts = []
         if self.features != "output":
-            parts.append(upsample(enc.result(), patch)[:, :h, :w])
+            parts.append(upsample_bilinear(enc.result(), patch)[:, :h, :w])
         if self.features != "encoder":
             parts.append(out.result()[:, :h, :w])
         return np.ascontiguousarray(np.concatenate(parts, axis=0), dtype=np.float32)
-
-    def get_options(self) -> dict[str, Any]:
-        return {"weights": self.weights, "features": self.features, "precision": self.precision}

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from convpaint import FeatureExtractor
+from convpaint.options import DEVICE, Option, network_weights
 from convpaint.torch_support import (
     AUTO,
     RANDOM,
@@ -68,6 +69,7 @@ class TimmCNNFeatures(FeatureExtractor):
     arch: ClassVar[Architecture]
     hub_repo: ClassVar[str]
     default_layers: ClassVar[tuple[int, ...]]
+    supports_device = True
 
     def __init__(
         self,
@@ -119,9 +121,6 @@ class TimmCNNFeatures(FeatureExtractor):
                 start += len(up)
         return out
 
-    def get_options(self) -> dict[str, Any]:
-        return {"layers": list(self.layers), "weights": self.weights}
-
 
 @network_cache(maxsize=4)
 def _cached_trunk(
@@ -161,6 +160,17 @@ class EfficientNetB0Features(TimmCNNFeatures):
     arch = EFFICIENTNET_B0
     hub_repo = "timm/efficientnet_b0.ra_in1k"
     default_layers = (0, 1, 2)
+    options = (
+        Option(
+            "layers",
+            "int-list",
+            default_layers,
+            "stages (timm out_indices) 0-4 at strides 2-32",
+            choices=tuple(range(len(arch.channels))),
+        ),
+        network_weights(f"model.safetensors of {hub_repo} in the Hugging Face cache"),
+        DEVICE,
+    )
 
 
 class ConvNeXtTinyFeatures(TimmCNNFeatures):
@@ -172,3 +182,14 @@ class ConvNeXtTinyFeatures(TimmCNNFeatures):
     arch = CONVNEXT_TINY
     hub_repo = "timm/convnext_tiny.in12k_ft_in1k"
     default_layers = (0,)
+    options = (
+        Option(
+            "layers",
+            "int-list",
+            default_layers,
+            "stages (timm out_indices) 0-3 at strides 4-32",
+            choices=tuple(range(len(arch.channels))),
+        ),
+        network_weights(f"model.safetensors of {hub_repo} in the Hugging Face cache"),
+        DEVICE,
+    )
