@@ -117,7 +117,7 @@ class Cellpose(FeatureExtractor):
             self.weights_file = resolve(self.weights)
 
     @property
-    def n_features(self) -> int:
+    def n_features(self) -> int:  # type: ignore[override]  # derived from ``features``
         enc = network.N_ENCODER if self.features != "output" else 0
         return enc + (network.N_OUTPUT if self.features != "encoder" else 0)
 

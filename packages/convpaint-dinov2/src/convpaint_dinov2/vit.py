@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from convpaint import FeatureExtractor
-from convpaint.options import DEVICE, network_weights
+from convpaint.options import DEVICE, Option, network_weights
 from convpaint.torch_support import (
     AUTO,
     HF_WEIGHT_FILES,
@@ -52,7 +52,10 @@ class ViTExtractor(FeatureExtractor):
     hub_repo: ClassVar[str] = ""
     hub_files: ClassVar[tuple[str, ...]] = HF_WEIGHT_FILES
     supports_device = True
-    options = (network_weights("the Hugging Face cache of the model"), DEVICE)
+    options: ClassVar[tuple[Option, ...]] = (
+        network_weights("the Hugging Face cache of the model"),
+        DEVICE,
+    )
 
     def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = AUTO) -> None:
         super().__init__()
