@@ -9,36 +9,33 @@ Y flow, X flow and cell probability (logit).
 from __future__ import annotations
 
 import logging
-import threading
-from functools import lru_cache
 from typing import Any
+
+from convpaint.torch_support import (
+    RANDOM,
+    assign_state_dict,
+    check_materialised,
+    network_cache,
+    seeded,
+)
 
 from .weights import load_state_dict
 
-RANDOM = "random"
+__all__ = ["N_ENCODER", "N_OUTPUT", "PATCH", "RANDOM", "WINDOW", "build_network", "forward"]
 WINDOW = 256  # the only input size cellpose-SAM's position embeddings accept
 PATCH = 8
 N_ENCODER = 256  # channels of the encoder neck
 N_OUTPUT = 3  # Y flow, X flow, cell probability
 
 
-_BUILD_LOCK = threading.Lock()  # tiles in threads: one build, one seeded random init
-
-
+@network_cache(maxsize=1)
 def build_network(source: str, stamp: int = 0, device: str = "cpu") -> Any:
-    """The network of ``source`` (a weights file or RANDOM), built once per process (cached
-    by source, file stamp and device) even when tiles in several threads ask at once."""
-    with _BUILD_LOCK:
-        return _build_network(source, stamp, device)
-
-
-@lru_cache(maxsize=1)
-def _build_network(source: str, stamp: int = 0, device: str = "cpu") -> Any:
     """``CPSAM`` in eval mode on ``device`` with the weights of ``source`` (a file, or ``"random"``).
 
-    Random weights come from a fixed seed, so a saved model that used them rebuilds
-    the same network.  Files are loaded strictly (a wrong checkpoint fails loudly) into a
-    network built on the meta device, so no time is spent on a random init.
+    Built once per process and (source, file stamp, device), even when tiles in several
+    threads ask at once.  Random weights come from a fixed seed, so a saved model that used
+    them rebuilds the same network.  Files are loaded strictly (a wrong checkpoint fails
+    loudly) into a network built on the meta device, so no time is spent on a random init.
     """
     import torch
 
@@ -46,17 +43,18 @@ def _build_network(source: str, stamp: int = 0, device: str = "cpu") -> Any:
     from cellpose.vit import CPSAM
 
     if source == RANDOM:
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
+        with seeded(0):
             net = CPSAM()
         return net.to(device).eval()
     state = load_state_dict(source)
     with torch.device("meta"):  # no time spent on a random init that is overwritten
         net = CPSAM()
-    net.load_state_dict(state, strict=True, assign=True)
-    if any(t.is_meta for t in (*net.parameters(), *net.buffers())):
-        raise RuntimeError(f"{source} left parts of the cellpose network uninitialised")
+    assign_state_dict(net, state, source, "cellpose-SAM (CPSAM)", what="cellpose weights file")
+    check_materialised(net, source, "cellpose")
     return net.to(device).eval()
+
+
+_build_network = build_network  # the cache under its former name (cache_clear)
 
 
 def forward(net: Any, x: Any, precision: str = "float32") -> tuple[Any, Any]:
