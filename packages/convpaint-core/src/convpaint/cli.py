@@ -19,11 +19,13 @@ from .cli_common import (
     Failure,
     debug,
     explain,
+    extractor_options,
     extractor_text,
     parse_ints,
     parse_options,
     read_input,
     saving,
+    schema_lines,
     unexpected,
 )
 
@@ -31,6 +33,9 @@ from .cli_common import (
 def cmd_extractors(args: argparse.Namespace) -> int:
     from .registry import get_registry
 
+    if args.options:  # one extractor's options schema
+        print("\n".join(schema_lines(args.options)))
+        return 0
     specs = get_registry().specs()
     rows = [("NAME", "PACKAGE", "DESCRIPTION")] + [
         (s.name, s.distribution, s.description) for s in specs
@@ -38,6 +43,13 @@ def cmd_extractors(args: argparse.Namespace) -> int:
     w0, w1 = (max(len(r[i]) for r in rows) for i in (0, 1))
     for name, dist, desc in rows:
         print(f"{name:<{w0}}  {dist:<{w1}}  {desc}")
+    from .upsampler_registry import get_upsampler_registry
+
+    ups = [(s.name, s.distribution, s.description) for s in get_upsampler_registry().specs()]
+    if ups:  # ConvpaintModel(..., upsampler=NAME), convpaint train --upsampler NAME
+        print(f"{'UPSAMPLER':<{w0}}  {'PACKAGE':<{w1}}  DESCRIPTION")
+        for name, dist, desc in ups:
+            print(f"{name:<{w0}}  {dist:<{w1}}  {desc}")
     return 0
 
 
@@ -48,6 +60,9 @@ def _build_model(args: argparse.Namespace, options: dict[str, Any]):
     from .registry import ExtractorConflictError, ExtractorNotFoundError
 
     scalings = parse_ints(args.scalings)
+    up_options = parse_options(args.upsampler_option)
+    if up_options and not args.upsampler:
+        raise ValueError("--upsampler-option needs --upsampler NAME")
     try:
         return ConvpaintModel(
             extractor=args.extractor,
@@ -55,6 +70,8 @@ def _build_model(args: argparse.Namespace, options: dict[str, Any]):
             normalize=args.normalize,
             seed=args.seed,
             progress=not args.quiet,
+            upsampler=args.upsampler,
+            upsampler_options=up_options or None,
             **options,
         )
     except (ExtractorNotFoundError, ExtractorConflictError, KeyboardInterrupt):
@@ -73,7 +90,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{len(args.images)} image(s) but {len(args.annotations)} annotation file(s)"
         )
     check_output(args.output, [*args.images, *args.annotations], what="model output")
-    options = parse_options(args.option)
+    options = extractor_options(args.extractor, args.option)  # checked against the schema
     model = _build_model(args, options)  # before reading: option errors come first
     read = [read_input(p, args.level) for p in args.images]
     images = [r[0] for r in read]
@@ -164,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("extractors", help="list installed feature extractors")
+    p.add_argument(
+        "--options",
+        metavar="NAME",
+        help="show the options of extractor NAME (type, default, allowed)",
+    )
     p.set_defaults(func=cmd_extractors)
 
     p = sub.add_parser("train", help="train a model on scribbles")
@@ -172,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", required=True, metavar="MODEL")
     p.add_argument("--extractor", "-e", default="ilastik")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="extractor option")
+    p.add_argument("--upsampler", metavar="NAME", help="patch features to pixels, e.g. guided")
+    p.add_argument(
+        "--upsampler-option", action="append", metavar="KEY=VALUE", help="upsampler option"
+    )
     p.add_argument("--scalings", help="pyramid scalings, e.g. 1,2,4")
     p.add_argument("--normalize", default="image", choices=["image", "stack", "none"])
     p.add_argument("--axes", help="e.g. ZYX, TYX, CYX (default: from OME-Zarr/TIFF metadata)")

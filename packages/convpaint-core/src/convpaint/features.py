@@ -22,15 +22,19 @@ from .normalize import imagenet
 from .pyramid import downscale
 from .registry import check_instance, describe_extractor
 from .tiling import round_up
+from .upsampler import FeatureUpsampler
+from .upsampling import check_upsampled, up_call, upsampled_parts
 from .volume import extract_volume_at_scale, xy_crop
 
 
 @dataclass(frozen=True)
 class Part:
-    """One extractor of the pipeline with the pyramid scalings it runs at."""
+    """One extractor of the pipeline with the pyramid scalings it runs at and the upsampler
+    that brings its patch features to pixels (None: bilinear)."""
 
     extractor: FeatureExtractor
     scalings: tuple[int, ...]
+    upsampler: FeatureUpsampler | None = None
 
     @property
     def unit(self) -> int:
@@ -41,8 +45,13 @@ class Part:
     @property
     def halo(self) -> int:
         """Pixels of context every output pixel needs, at full resolution."""
-        ex = self.extractor
-        return max(int(ex.padding) * s + s * int(ex.patch_size) for s in self.scalings)
+        ex, up = self.extractor, self.upsampler
+        return max(
+            int(ex.padding) * s
+            + s * int(ex.patch_size)
+            + (up.context(s * int(ex.patch_size)) if up is not None else 0)
+            for s in self.scalings
+        )
 
 
 def _check_scalings(scalings: tuple[int, ...]) -> tuple[int, ...]:
@@ -70,16 +79,21 @@ class FeaturePipeline:
         extractor: FeatureExtractor,
         scalings: tuple[int, ...] | None = None,
         normalize: str = "image",
+        upsampler: FeatureUpsampler | None = None,
     ) -> None:
         parts = extractor.parts if isinstance(extractor, ConcatExtractor) else [extractor]
         for p in parts:
             check_instance(p)
         self.extractor = extractor
         self.normalize = normalize
+        #: brings patch features (patch_size > 1) to pixels; None: bilinear (pyramid)
+        self.upsampler = upsampler
+        chosen = upsampled_parts(parts, upsampler)
         #: features per call of each (part, scale, plane or volume): a plugin must not vary it
         self._n_features: dict[tuple[int, int, int], int] = {}
         self.parts = [
-            Part(p, _check_scalings(tuple(scalings or p.default_scalings))) for p in parts
+            Part(p, _check_scalings(tuple(scalings or p.default_scalings)), up)
+            for p, up in zip(parts, chosen, strict=True)
         ]
         self.align = math.lcm(*(s * p.unit for p in self.parts for s in p.scalings))
         self.halo = round_up(max(p.halo for p in self.parts), self.align)
@@ -94,7 +108,9 @@ class FeaturePipeline:
         """Values per pixel a :class:`FeatureMaps` holds, as a fraction of the dense
         features (an estimate: every (part, scaling) counted alike)."""
         shares = [
-            1 / (s * int(p.extractor.patch_size)) ** 2 for p in self.parts for s in p.scalings
+            1 / (1 if p.upsampler else s * int(p.extractor.patch_size)) ** 2
+            for p in self.parts
+            for s in p.scalings
         ]
         return sum(shares) / len(shares)
 
@@ -142,7 +158,13 @@ class FeaturePipeline:
                 inp = imagenet(inp, full_scale)
             inp = np.ascontiguousarray(inp, dtype=np.float32)
             for s in part.scalings:
-                maps.append(self._extract_at_scale(ex, inp, s))
+                f, factor, crop = self._extract_at_scale(ex, inp, s)
+                if part.upsampler is not None:  # at pixels here: a factor-1 level
+                    if inp.ndim == 4:
+                        raise ValueError("feature upsamplers featurise planes, not volumes")
+                    up = part.upsampler
+                    f, factor = check_upsampled(up, up_call(up, f, inp, factor), f, inp), 1
+                maps.append((f, factor, crop))
         return maps
 
     def _extract_at_scale(

@@ -16,6 +16,7 @@ from .fast_fit import with_fit
 from .model import ConvpaintModel
 from .model_file import SAFE_NAME, ModelFileError, read_model_file
 from .registry import list_extractors
+from .upsampler_registry import list_upsamplers
 
 
 def _missing_extractors(path: Path, missing: list[str], packages: dict[str, str]) -> str:
@@ -36,6 +37,19 @@ def _missing_extractors(path: Path, missing: list[str], packages: dict[str, str]
     )
 
 
+def _missing_upsampler(path: Path, name: str, package: str) -> str:
+    what = f"upsampler {name!r}" if SAFE_NAME.match(name) else "an unknown upsampler"
+    how = (
+        f"install {package}, the package the file names for it"
+        if SAFE_NAME.match(name) and SAFE_NAME.match(package)
+        else "install the package that provides it"
+    )
+    return (
+        f"{path} needs {what}, which is not installed -- {how} "
+        "(`convpaint extractors` lists the installed upsamplers)"
+    )
+
+
 def load_model(path: str | os.PathLike) -> ConvpaintModel:
     """Load a model saved with :meth:`ConvpaintModel.save` (no pickle, no code run)."""
     path = Path(path)
@@ -46,6 +60,9 @@ def load_model(path: str | os.PathLike) -> ConvpaintModel:
     missing = [n for n in names if n not in installed]
     if missing:
         raise ModelFileError(_missing_extractors(path, missing, packages))
+    up = meta.get("upsampler")
+    if up is not None and up["name"] not in list_upsamplers():
+        raise ModelFileError(_missing_upsampler(path, up["name"], up.get("package", "")))
     try:
         parts = names[0] if len(names) == 1 else names
         kwargs = options.get(names[0], {}) if len(names) == 1 else options
@@ -63,6 +80,8 @@ def load_model(path: str | os.PathLike) -> ConvpaintModel:
             class_colors=meta.get("class_colors"),
             downsample=meta.get("downsample", 1),
             smooth=meta.get("smooth", 0),
+            upsampler=up and up["name"],
+            upsampler_options=up and up.get("options", {}),
             **kwargs,
         )
     except Exception as exc:  # settings this convpaint or the extractor refuses

@@ -44,11 +44,12 @@ from .rescale import check_downsample
 from .smoothing import check_smooth
 from .tiling import TileGrid, check_positive
 from .units import make_units
+from .upsampling import ModelUpsampling, resolve_upsampler
 
 COARSE_TO_FINE = 4
 
 
-class ConvpaintModel(ModelTraining, ModelOutputs, NamedClasses):
+class ConvpaintModel(ModelUpsampling, ModelTraining, ModelOutputs, NamedClasses):
     """Pixel classifier: extractor features + a random forest trained on scribbles.
 
     Parameters
@@ -107,6 +108,8 @@ class ConvpaintModel(ModelTraining, ModelOutputs, NamedClasses):
         Prediction classifies every ``coarse_to_fine``-th pixel (in Y and X) first and
         then only the pixels whose neighbourhood is not unanimous and confident
         (:mod:`convpaint.refine`); 1 classifies every pixel.
+    upsampler, upsampler_options : str or FeatureUpsampler, and dict, optional
+        Patch features (ViTs) to pixels by e.g. ``"guided"`` (:mod:`convpaint.upsampling`).
     **extractor_options
         Passed to the extractor, e.g. ``weights="random"`` for ``"vgg16"``.
     """
@@ -134,6 +137,8 @@ class ConvpaintModel(ModelTraining, ModelOutputs, NamedClasses):
         class_colors: Any = None,
         downsample: int = 1,
         smooth: int = 0,
+        upsampler: Any = None,
+        upsampler_options: dict[str, Any] | None = None,
         **extractor_options: Any,
     ) -> None:
 
@@ -146,7 +151,8 @@ class ConvpaintModel(ModelTraining, ModelOutputs, NamedClasses):
             raise TypeError(f"volumetric must be True or False, got {volumetric!r}")
         volumetric = bool(volumetric) or self.projections != ("xy",)
         wrapped = with_projections(self.extractor, self.projections, self.z_scale)
-        self.pipeline = FeaturePipeline(wrapped, self.scalings, self.normalize)
+        self.upsampler = resolve_upsampler(upsampler, upsampler_options)
+        self.pipeline = FeaturePipeline(wrapped, self.scalings, self.normalize, self.upsampler)
         self.classifier = check_classifier(
             classifier
             if classifier is not None
@@ -216,9 +222,8 @@ class ConvpaintModel(ModelTraining, ModelOutputs, NamedClasses):
     def _features(self, grid: TileGrid, full_scale: float, store: bool = True) -> TileFeatures:
         """Features of tiles of ``grid`` for an input whose dtype has range ``full_scale``
         (it feeds the ImageNet path; passed along per call, so threads never share it)."""
-        config = repr(
-            (self._metadata_extractor(), self.scalings, self.normalize, self.volumetric, full_scale)
-        )
+        settings = (self.scalings, self.normalize, self.volumetric, full_scale, self.upsampler)
+        config = repr((self._metadata_extractor(), *settings))
         return TileFeatures(self.pipeline, grid, self.feature_cache, config, store, full_scale)
 
     # -- prediction ----------------------------------------------------------------------

@@ -207,6 +207,8 @@ def check_metadata(meta: dict[str, Any]) -> None:
     _classes("classes", meta.get("classes"))
     _int("downsample", meta.get("downsample", 1), 1, 1024)
     _int("smooth", meta.get("smooth", 0), 0, 1024)
+    if "upsampler" in meta:  # absent: bilinear (and every file before upsamplers)
+        _check_upsampler(_dict("upsampler", meta["upsampler"]))
     _check_display(meta)
     clf = _dict("classifier", meta.get("classifier"))
     if clf.get("kind") not in TREE_KINDS:
@@ -223,6 +225,17 @@ def check_metadata(meta: dict[str, Any]) -> None:
     _int("classifier.n_trees", clf.get("n_trees"), 1, MAX_TREES)
     for d in _list("classifier.depths", clf.get("depths"), clf["n_trees"], clf["n_trees"]):
         _int("classifier.depths", d, 0, 2**31)
+
+
+def _check_upsampler(up: dict[str, Any]) -> None:
+    """The ``upsampler`` field: name, options and package (``convpaint.upsampling``)."""
+    for key in up:
+        if key not in ("name", "options", "package"):
+            _fail("upsampler", "a mapping of name, options and package", key)
+    _str("upsampler.name", up.get("name"))
+    _numbers("upsampler.options", _dict("upsampler.options", up.get("options", {})))
+    if up.get("package", "") != "":
+        _str("upsampler.package", up.get("package"), longest=200)
 
 
 def _check_display(meta: dict[str, Any]) -> None:
