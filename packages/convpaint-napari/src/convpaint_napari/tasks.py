@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 
 import convpaint
+from convpaint.progressive import ProgressiveFit
 
 from .options import ModelSettings
 from .outputs import OutputSettings
@@ -30,6 +32,8 @@ class Inputs:
     segment: bool = True  # False: train only
     extras: bool = True  # False (live): labels only, no probabilities/uncertainty/instances
     coarse: int = 0  # > 1: first a segmentation this much coarser (``callback.partial``)
+    draft_trees: int = 0  # > 0 (live): train a draft of this many trees (convpaint.progressive)
+    pending: ProgressiveFit | None = None  # a draft's full forest, fitted before segmenting
 
 
 @dataclass
@@ -43,6 +47,7 @@ class Result:
     uncertainty: np.ndarray | None = None
     instances: np.ndarray | None = None
     outputs: OutputSettings = field(default_factory=OutputSettings)
+    refine: ProgressiveFit | None = None  # a draft was trained: its full forest is pending
 
 
 def result_axes(axes: str, region: tuple | None) -> str:
@@ -73,6 +78,7 @@ def run(
     model.class_colors = inputs.class_colors
     out = inputs.outputs
     summary = ""
+    draft = None
     if train:
         if inputs.annotations is None:
             raise ValueError("no annotations to train on")
@@ -83,12 +89,24 @@ def run(
             if done >= total:
                 _stage(callback, "fitting the random forest")
 
-        model.train(
-            inputs.image, inputs.annotations, inputs.axes, cancel=cancel, callback=featurised
-        )
+        if inputs.draft_trees > 0:
+            draft = ProgressiveFit(
+                model, inputs.image, inputs.annotations, inputs.axes, n_trees=inputs.draft_trees
+            )
+            if not draft.draft(cancel=cancel, callback=featurised):
+                draft = None  # no smaller forest: the full one is trained
+        else:
+            model.train(
+                inputs.image, inputs.annotations, inputs.axes, cancel=cancel, callback=featurised
+            )
         n = int(np.count_nonzero(inputs.annotations))
         classes = ", ".join(inputs.class_names.get(int(c), str(c)) for c in model.classes_)
         summary = f"Trained on {n} scribbled pixels ({classes})."
+        if draft is not None:
+            summary += f" A {inputs.draft_trees}-tree draft; the full forest follows at rest."
+    elif inputs.pending is not None and inputs.pending.pending:
+        _stage(callback, "fitting the full forest")
+        inputs.pending.full(cancel=cancel)  # Segment after live: the full forest, not the draft
     model.smooth = out.smooth
     if not inputs.segment:
         return Result(model, inputs.settings, region, None, None, summary, outputs=out)
@@ -122,5 +140,34 @@ def run(
         count = int(np.unique(instances[instances > 0]).size)
         summary = f"{summary} {count} instances.".strip()
     return Result(
-        model, inputs.settings, region, labels, proba, summary, uncertainty, instances, out
+        model, inputs.settings, region, labels, proba, summary, uncertainty, instances, out, draft
     )
+
+
+def refine(
+    fit: ProgressiveFit,
+    inputs: Inputs,
+    region: tuple | None,
+    cancel: threading.Event,
+    callback: Callable[[int, int], None],
+) -> Result:
+    """Live mode at rest: the full forest of ``fit`` replaces its draft, then ``region`` is
+    segmented with it; :class:`convpaint.Cancelled` when a newer training superseded it."""
+    t0 = time.perf_counter()
+    if not fit.full(cancel=cancel):
+        raise convpaint.Cancelled("a newer stroke superseded this full forest")
+    model = fit.model
+    out = inputs.outputs
+    kwargs = {"region": region, "cancel": cancel, "callback": callback, "smooth": out.smooth}
+    labels = model.segment(inputs.image, inputs.axes, **kwargs)
+    n_trees = len(getattr(model.classifier, "estimators_", ()))
+    summary = f"Full forest ({n_trees} trees) in {time.perf_counter() - t0:.2f} s."
+    return Result(model, inputs.settings, region, labels, None, summary, outputs=out)
+
+
+def count_classes(annotations: np.ndarray) -> int:
+    """Number of distinct non-zero values (a bincount for 8- and 16-bit labels)."""
+    data = np.asarray(annotations)
+    if data.dtype in (np.uint8, np.uint16):
+        return int(np.count_nonzero(np.bincount(data.ravel())[1:]))
+    return int(np.count_nonzero(np.unique(data)))

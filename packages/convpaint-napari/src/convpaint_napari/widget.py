@@ -4,8 +4,9 @@ outputs, model, project and tools.
 Wiring only: the controls in :mod:`.panel`, the class table in :mod:`.classes`, the
 outputs in :mod:`.outputs`, the device in :mod:`.device`, the layer pickers in
 :mod:`.pickers`, result layers in :mod:`.results`, the model form in :mod:`.options`,
-background jobs in :mod:`.worker`, live-mode triggers in :mod:`.live` (what is visible:
-:mod:`.view`), the computations in :mod:`.tasks`, keys in :mod:`.shortcuts`.
+background jobs in :mod:`.worker`, live-mode triggers and refinement in :mod:`.live`,
+live updates in :mod:`.live_actions` (what is visible: :mod:`.view`), the computations
+in :mod:`.tasks`, keys in :mod:`.shortcuts`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from qtpy.QtWidgets import QLabel
 import convpaint
 
 from . import classes, layers, results, shortcuts, tasks, view
-from .live import LiveTrigger
+from .live import LiveTrigger, Refinement
+from .live_actions import LiveActions
 from .model_actions import ModelActions
 from .options import ModelSettings
 from .panel import ConvpaintPanel
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     import napari
 
 
-class ConvpaintWidget(ModelActions, ConvpaintPanel):
+class ConvpaintWidget(LiveActions, ModelActions, ConvpaintPanel):
     """Dock widget; ``napari_viewer`` is injected by napari."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
@@ -51,6 +53,7 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
         self.runner = JobRunner(self)
         self.live = LiveTrigger(self.live_update, self)
         self.live_timer = self.live.timer
+        self.refinement = Refinement(self)  # the full forest after a live draft
         self.pickers = LayerPickers(
             napari_viewer, self.image_combo, self.annotations_combo, self.axes_edit
         )
@@ -59,6 +62,7 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
         shortcuts.bind(napari_viewer, self)
         self.destroyed.connect(partial(shortcuts.unbind, napari_viewer))
         self.refresh_layers()
+        self.start_warm_up()
 
     def _mount_project(self) -> Any:
         if find_spec(f"{__package__}.project_panel") is None:
@@ -89,7 +93,7 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
         self.segment_plane_button.clicked.connect(self.segment_plane)
         self.segment_all_button.clicked.connect(self.segment_all)
         self.live_check.toggled.connect(self.live.set_enabled)
-        self.cancel_button.clicked.connect(self.runner.cancel)
+        self.cancel_button.clicked.connect(self.cancel)
         self.save_button.clicked.connect(self._save_dialog)
         self.load_button.clicked.connect(self._load_dialog)
         self.reset_button.clicked.connect(self.reset)
@@ -99,6 +103,8 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
         self.runner.stage.connect(lambda text: self.status.setText(f"{self._job}: {text}…"))
         self.runner.partial.connect(self._on_partial)
         self.runner.finished.connect(self._on_finished)
+        self.live.stroked.connect(self.refinement.abandon)
+        self.refinement.runner.finished.connect(self._on_refined)
 
     # -- layers --------------------------------------------------------------------------
     def refresh_layers(self, event: Any = None) -> None:
@@ -238,6 +244,7 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
             segment=live or not train or outputs.auto_segment,
             extras=not live,
             coarse=self.live_coarse if live else 0,
+            draft_trees=self.live_draft_trees if live else 0,
         )
 
     def _start(self, job: str, train: bool, region: tuple | None, live: bool = False) -> bool:
@@ -249,6 +256,9 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
         except ValueError as exc:
             self.error(str(exc))
             return False
+        if not live:  # the job fits the draft's full forest itself, or trains anew
+            inputs.pending = self.pending_fit()
+            self.refinement.abandon()
         self._t0, self._job = time.perf_counter(), job
         self.set_busy(True, job)
         self.runner.start(job, lambda cancel, cb: tasks.run(inputs, train, region, cancel, cb))
@@ -271,9 +281,6 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
 
     def segment_all(self) -> bool:
         return self._start("Segmenting all", False, None)
-
-    def cancel(self) -> None:
-        self.runner.cancel()
 
     # -- tools ---------------------------------------------------------------------------
     def _ready(self) -> bool:
@@ -315,50 +322,7 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
         self.status.setText(f"Features of {model.extractor.name}: {layer.name}.")
         return layer
 
-    # -- live mode -----------------------------------------------------------------------
-    def live_update(self) -> None:
-        """Retrain (features come from the cache) and segment the field of view."""
-        if not self.live.enabled:
-            return
-        if self.runner.busy:
-            self.live.busy()
-            if self.runner.job == "Live":
-                self.runner.cancel()  # newer strokes supersede it
-            return
-        ann = self.annotations_layer
-        if ann is None:
-            return
-        values = np.unique(ann.data)
-        if np.count_nonzero(values) < 2:
-            self.status.setText("Live: paint scribbles of at least two classes.")
-            return
-        try:
-            region = view.visible_region(self.viewer, self.pickers.image(), self.axes())
-        except ValueError as exc:
-            self.error(str(exc))
-            return
-        if region is None:
-            return  # the image is out of view
-        settings_ok = self.model is not None and self.model.classes_ is not None
-        train = self.live.dirty or not settings_ok
-        self.live.dirty = False
-        if not self._start("Live", train, region, live=True):
-            self.live.dirty = self.live.dirty or train
-
     # -- results -------------------------------------------------------------------------
-    def _on_partial(self, result: tasks.Result) -> None:
-        """A live job's coarse first answer: shown until its full result replaces it."""
-        if self.runner.job != "Live" or result.labels is None:
-            return
-        try:
-            results.show(
-                self.viewer, self.pickers.image(), self.axes(), self.annotations_layer,
-                result, self.classes.names, self.classes.colors,
-            )  # fmt: skip
-        except Exception:  # noqa: BLE001 -- the full result (or its error) follows
-            return
-        self.last_partial = result
-
     def _on_finished(self, outcome: Outcome) -> None:
         if outcome.job != self._job:  # a job of the Project tab: it shows its own results
             self.live.job_finished()
@@ -388,4 +352,8 @@ class ConvpaintWidget(ModelActions, ConvpaintPanel):
             else:
                 self.status.setText(f"{outcome.job}: done in {seconds:.2f} s. {result.summary}")
         self.last_outcome = outcome
+        if outcome.job == "Live":
+            self._live_done(outcome)
+        else:
+            self._live_key = None
         self.live.job_finished()

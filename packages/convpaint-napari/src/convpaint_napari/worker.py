@@ -70,6 +70,7 @@ class JobRunner(QObject):
         self._worker: Any = None
         self._cancel: threading.Event | None = None
         self.job = ""
+        self.orphans: set[Any] = set()  # abandoned workers whose threads still run
 
     @property
     def busy(self) -> bool:
@@ -101,6 +102,18 @@ class JobRunner(QObject):
         """Ask the running job to stop at its next tile."""
         if self._cancel is not None:
             self._cancel.set()
+
+    def abandon(self) -> None:
+        """Cancel the running job and forget it at once: the runner is free for the next
+        job, the abandoned thread ends on its own and its outcome is never emitted."""
+        worker = self._worker
+        if worker is None:
+            return
+        self.cancel()
+        worker.returned.disconnect(self._done)
+        self.orphans.add(worker)
+        worker.finished.connect(lambda: self.orphans.discard(worker))
+        self._worker = self._cancel = None
 
     def _done(self, outcome: Outcome) -> None:
         self._worker = self._cancel = None
