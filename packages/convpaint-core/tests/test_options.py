@@ -146,11 +146,16 @@ def test_defaults_stored_options_and_describe():
     assert stored["layers"] == [2, 5] and stored["weights"] == "w.pth"
     assert list(stored) == [o.name for o in SCHEMA if o.stored]
     lines = describe(SCHEMA)
-    assert lines[0].split() == ["NAME", "TYPE", "DEFAULT", "ALLOWED", "HELP"]
-    row = next(line for line in lines if line.startswith("layers"))
-    assert "int-list" in row and "[0]" in row and "one of 0, 2, 5" in row and "conv layers" in row
+    assert lines[0].split() == ["NAME", "TYPE", "DEFAULT", "HELP"]
+    at = next(i for i, line in enumerate(lines) if line.startswith("layers"))
+    assert lines[at].split()[:3] == ["layers", "int-list", "[0]"] and "conv layers" in lines[at]
+    assert lines[at + 1].split() == ["allowed:", "one", "of", "0,", "2,", "5"]
     assert "run setting" in next(line for line in lines if line.startswith("device"))
-    assert "a path or random or null" in next(line for line in lines if line.startswith("weights"))
+    at = next(i for i, line in enumerate(lines) if line.startswith("weights"))
+    assert lines[at + 1].strip() == "allowed: a path, random or null"
+    long = describe((Option("f", "str-list", tuple("abcdefghijklmnopqrstuvwxyz"), "x"),), width=40)
+    assert long[1].split()[2] == "(below)" and long[2].strip().startswith("default: [")
+    assert all(len(line) <= 40 for line in long[2:])
 
 
 def test_schema_problems():

@@ -25,6 +25,79 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def extractor_options(extractor: str, pairs: list[str] | None) -> dict[str, Any]:
+    """``--option KEY=VALUE`` pairs -> the keyword options of ``extractor``, checked against
+    the schema each extractor declares (text coerced by type) before anything is read.
+
+    For a combination (``vgg16+ilastik``) keys name the part: ``vgg16.layers=[0,2]``
+    (or ``vgg16={"layers": [0, 2]}``) -> ``{"vgg16": {"layers": [0, 2]}}``. Options of
+    an extractor without a schema are parsed as JSON when possible and left to its
+    constructor. An error names the option, the extractor and what is allowed."""
+    from .options import schema_of, validate
+
+    parts = extractor.split("+")
+    combined = len(parts) > 1
+    raw: dict[str, dict[str, Any]] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"option {pair!r} is not KEY=VALUE")
+        part, dot, name = key.partition(".")
+        if not dot:
+            part, name = (key, "") if combined and key in parts else (parts[0], key)
+            if combined and not name:  # vgg16={"layers": [0]}
+                given = json.loads(value) if value.strip().startswith("{") else None
+                if not isinstance(given, dict):
+                    raise ValueError(f"option {pair!r}: write {key}.NAME=VALUE")
+                raw.setdefault(part, {}).update(given)
+                continue
+            if combined:
+                raise ValueError(
+                    f"option {key!r} of the combined extractor {extractor!r} must name its part: "
+                    f"{', '.join(p + '.' + key for p in parts)}"
+                )
+        elif part not in parts:
+            raise ValueError(
+                f"option {key!r}: {part!r} is not a part of extractor {extractor!r} "
+                f"(parts: {', '.join(parts)})"
+            )
+        raw.setdefault(part, {})[name] = value
+    out: dict[str, dict[str, Any]] = {}
+    for part, values in raw.items():
+        schema = schema_of(part)
+        if schema is None:  # undeclared: JSON where possible, the constructor checks
+            out[part] = {k: _json_or_text(v) for k, v in values.items()}
+        else:
+            out[part] = validate(schema, values, owner=f"extractor {part!r}")
+    if combined:
+        return dict(out)
+    return out.get(parts[0], {})
+
+
+def _json_or_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def schema_lines(name: str) -> list[str]:
+    """What ``convpaint extractors --options NAME`` prints: the declared options table."""
+    from .options import describe, schema_of
+    from .registry import get_registry
+
+    spec = get_registry().spec(name)
+    head = f"{name} ({spec.distribution or 'package unknown'}): {spec.description}"
+    schema = schema_of(spec.factory)
+    if schema is None:
+        return [head, "declares no options schema (its constructor checks the keywords)"]
+    if not schema:
+        return [head, "takes no options"]
+    return [head, *describe(schema)]
+
+
 def parse_ints(text: str | None) -> tuple[int, ...] | None:
     if not text:
         return None

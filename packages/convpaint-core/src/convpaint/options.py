@@ -37,6 +37,7 @@ import json
 import math
 import numbers
 import os
+import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -103,16 +104,19 @@ class Option:
     def allowed(self) -> str:
         """What the option accepts, in words (``"0..10"``, ``"one of a, b"``, ...)."""
         parts = []
-        if self.choices is not None:
-            shown = ", ".join(_show(c) for c in self.choices)
-            parts.append(f"a path or {shown}" if self.type == "path" else f"one of {shown}")
+        if self.type == "path":
+            parts = ["a path", *(_show(c) for c in self.choices or ())]
+        elif self.choices is not None:
+            parts = [f"one of {', '.join(_show(c) for c in self.choices)}"]
         if self.minimum is not None or self.maximum is not None:
             lo = "" if self.minimum is None else _show(self.minimum)
             hi = "" if self.maximum is None else _show(self.maximum)
             parts.append(f"{lo}..{hi}")
-        if self.default is None:
-            parts.append("or null")
-        return " ".join(parts)
+        if parts and self.default is None:
+            parts.append("null")
+        if len(parts) < 2:
+            return "".join(parts)
+        return ", ".join(parts[:-1]) + " or " + parts[-1]
 
 
 def _show(value: Any) -> str:
@@ -329,17 +333,52 @@ def schema_problems(schema: Any) -> list[str]:
     return problems
 
 
-def describe(schema: Iterable[Option]) -> list[str]:
-    """The schema as a text table: name, type, default, allowed values, help."""
-    rows = [("NAME", "TYPE", "DEFAULT", "ALLOWED", "HELP")]
+def schema_of(factory: Any) -> tuple[Option, ...] | None:
+    """The options an extractor class (or registry name) declares; ``()`` when it takes
+    none, ``None`` when it declares none but its own constructor takes keywords
+    (unchecked here; its constructor is the only check)."""
+    if isinstance(factory, str):
+        from .registry import get_registry
+
+        factory = get_registry().spec(factory).factory
+    from .extractor import FeatureExtractor
+
+    if not (isinstance(factory, type) and issubclass(factory, FeatureExtractor)):
+        return None
+    schema = factory.options
+    if schema:
+        return tuple(schema)
+    return () if factory.__init__ is FeatureExtractor.__init__ else None
+
+
+def describe(schema: Iterable[Option], width: int = 100) -> list[str]:
+    """The schema as a text table (name, type, default, help), each row followed by
+    what the option accepts (and a long default), indented and wrapped to ``width``."""
+    schema = tuple(schema)
+    rows = [("NAME", "TYPE", "DEFAULT", "HELP")]
+    extra: list[list[str]] = [[]]
     for o in schema:
+        default = _show(o.default)
+        more = []
+        if len(default) > 24:
+            more.append(f"default: {default}")
+            default = "(below)"
+        if o.allowed():
+            more.append(f"allowed: {o.allowed()}")
         help_text = o.help + ("" if o.stored else " (run setting, not stored in models)")
-        rows.append((o.name, o.type, _show(o.default), o.allowed() or "-", help_text))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return [
-        "  ".join(cell.ljust(w) for cell, w in zip(r[:4], widths, strict=True)) + "  " + r[4]
-        for r in rows
-    ]
+        rows.append((o.name, o.type, default, help_text))
+        extra.append(more)
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    indent = " " * (widths[0] + 2)
+    lines = []
+    for row, more in zip(rows, extra, strict=True):
+        cells = "  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True))
+        lines.append(f"{cells}  {row[3]}".rstrip())
+        for text in more:
+            lines.extend(
+                textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + "  ")
+            )
+    return lines
 
 
 __all__ = [
@@ -350,6 +389,7 @@ __all__ = [
     "check_value",
     "defaults",
     "describe",
+    "schema_of",
     "schema_problems",
     "stored_options",
     "validate",
