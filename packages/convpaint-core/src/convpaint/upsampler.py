@@ -113,7 +113,7 @@ def declaration_problems(up: FeatureUpsampler) -> list[str]:
     name = getattr(up, "name", None)
     if not isinstance(name, str) or not NAME.fullmatch(name):
         problems.append(f"name must be letters, digits, '.', '_' or '-', got {name!r}")
-    padding = getattr(up, "padding", None)
+    padding: Any = getattr(up, "padding", None)
     if not _is_int(padding) or padding < 0:
         problems.append(f"padding must be an integer >= 0, got {padding!r}")
     for attr in ("tile_exact", "deterministic"):
@@ -122,7 +122,7 @@ def declaration_problems(up: FeatureUpsampler) -> list[str]:
             problems.append(f"{attr} must be True or False, got {value!r}")
     if not problems:
         try:
-            context = up.context(2)
+            context: Any = up.context(2)
         except Exception as exc:
             problems.append(f"context(2) raised {type(exc).__name__}: {exc}")
         else:
