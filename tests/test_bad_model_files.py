@@ -286,7 +286,7 @@ def test_kernel_refuses_a_dag_without_walking_it():
 def test_kernel_depth_is_the_tree_depth_and_features_are_checked():
     clf = _forest_with_tree([1, 3, -1, -1, -1], [2, 4, -1, -1, -1])
     packed = forest_kernel.pack_forest(clf)
-    assert packed.depth[0] == 2 and packed.depth.max() <= packed.value.shape[0]
+    assert packed.depth[0] == 2 and packed.depth.max() <= packed.threshold.shape[0]  # nodes
     with pytest.raises(ValueError, match="features have shape"):
         forest_kernel.forest_proba(clf, np.zeros((5, 10), np.float32))
 

@@ -3,16 +3,26 @@
 scikit-learn walks one tree at a time over all pixels, each walk a chain of
 dependent loads and hard-to-predict branches, and needs its features as
 (pixels, features) rows (a transposed copy of the tiles' (features, pixels)).
-The numba kernel here takes (features, pixels) as they come, copies 16 pixels
-at a time into a small row-major buffer and walks every tree for those 16
-pixels in lockstep, branch-free, to the tree's depth (leaves point to
-themselves), so 16 independent walks overlap.
+The numba kernel here takes (features, pixels) as they come, copies
+:data:`BLOCK` pixels at a time into a small feature-major buffer and walks
+every tree for those pixels in lockstep, branch-free (leaves point to
+themselves), so the independent walks overlap; a block leaves a tree as soon
+as none of its pixels moved in a level (all sit on leaves), not at the tree's
+depth.
+
+Leaves carry a code into a small table of distinct class-fraction rows
+(:attr:`PackedForest.value`) instead of a row per node: a pure leaf (the usual
+case: forests grow until leaves are pure) is its class, so its tree adds 1.0
+to one class and nothing (adding 0.0 to a sum of non-negative terms changes no
+bit) to the others.
 
 The result equals ``mean(tree.predict_proba(x))`` of scikit-learn exactly:
 nodes are renumbered breadth first (right child = left child + 1), a
 threshold ``t`` becomes the largest float32 ``<= t`` (for float32 ``x``,
-``x <= t`` holds exactly when ``x <=`` that float32), leaf class fractions
-are normalised as scikit-learn does and summed in float64 in tree order.
+``x <= t`` holds exactly when ``x <=`` that float32), leaf values are taken
+as ``predict_proba`` returns them (scikit-learn < 1.4 divides them by their sum,
+later versions store fractions and divide by nothing: with 11 classes those
+differ in the last bit) and summed in float64 in tree order.
 Non-finite features (possible only from a third-party extractor) are handed
 to scikit-learn, which routes NaN by its own rules.
 
@@ -32,7 +42,9 @@ import numpy as np
 
 from . import jit
 
-BLOCK = 16  # pixels walked in lockstep
+BLOCK = (
+    8  # pixels walked in lockstep (8 beat 16 and 32 with the early exit: benchmarks/forest_walk.py)
+)
 
 
 @dataclass(frozen=True)
@@ -41,7 +53,8 @@ class PackedForest:
 
     feature_child: np.ndarray  # (nodes, 2) int32: split feature, left child (leaf: itself)
     threshold: np.ndarray  # (nodes,) float32: go right when x > threshold (leaf: +inf)
-    value: np.ndarray  # (nodes, n_classes) float64: normalised class fractions
+    leaf: np.ndarray  # (nodes,) int32: a leaf's row of ``value`` (inner nodes: 0)
+    value: np.ndarray  # (rows, n_classes) float64: distinct class fractions, rows 0..K-1 one-hot
     roots: np.ndarray  # (trees,) int32
     depth: np.ndarray  # (trees,) int32
 
@@ -52,9 +65,9 @@ def pack_forest(clf: Any) -> PackedForest:
     Every tree is checked first (:func:`tree_order`), so the walk never takes more
     steps than a tree has levels nor reads outside its nodes or the features.
     """
-    fc, thr, val, roots, depth = [], [], [], [], []
+    fc, thr, val, is_leaf, roots, depth = [], [], [], [], [], []
     offset = 0
-    n_features = int(clf.n_features_in_)
+    n_features, n_classes = int(clf.n_features_in_), int(clf.n_classes_)
     for est in clf.estimators_:
         tree = est.tree_
         left, right = tree.children_left, tree.children_right
@@ -69,22 +82,54 @@ def pack_forest(clf: Any) -> PackedForest:
         feature = np.where(leaf, 0, tree.feature[order])
         fc.append(np.stack([feature, child], axis=1).astype(np.int32))
         thr.append(np.where(leaf, np.inf, _float32_floor(tree.threshold[order])))
-        proba = tree.value[order, 0, : clf.n_classes_].astype(np.float64)
-        norm = proba.sum(axis=1)[:, None]
-        norm[norm == 0.0] = 1.0
-        val.append(proba / norm)
+        proba = tree.value[order[leaf], 0, :n_classes].astype(np.float64)
+        if _normalised_by_predict():
+            norm = proba.sum(axis=1)[:, None]
+            norm[norm == 0.0] = 1.0
+            proba = proba / norm
+        val.append(proba)
+        is_leaf.append(leaf)
         roots.append(offset)
         depth.append(levels - 1)
         offset += tree.node_count
     if offset >= 2**31:
         raise ValueError(f"forest has {offset} nodes, more than int32 indexes")
+    leaf_mask = np.concatenate(is_leaf)
+    value, codes = _leaf_table(np.concatenate(val), n_classes)
+    leaf = np.zeros(offset, np.int32)
+    leaf[leaf_mask] = codes
     return PackedForest(
         np.concatenate(fc),
         np.concatenate(thr).astype(np.float32),
-        np.ascontiguousarray(np.concatenate(val)),
+        leaf,
+        value,
         np.asarray(roots, np.int32),
         np.asarray(depth, np.int32),
     )
+
+
+@cache
+def _normalised_by_predict() -> bool:
+    """Whether ``DecisionTreeClassifier.predict_proba`` divides leaf values by their sum
+    (scikit-learn < 1.4, whose trees hold weighted counts; later ones hold the fractions
+    and return them as they are)."""
+    import sklearn
+
+    major, minor = (int(part) for part in sklearn.__version__.split(".")[:2])
+    return (major, minor) < (1, 4)
+
+
+def _leaf_table(fractions: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct rows, one-hot rows first; each leaf's row) of (leaves, K) class fractions."""
+    eye = np.eye(n_classes)
+    rows, inverse = np.unique(fractions, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    one_hot = np.all((rows == 0.0) | (rows == 1.0), axis=1) & (rows.sum(axis=1) == 1.0)
+    codes_of_row = np.empty(rows.shape[0], np.int64)
+    codes_of_row[one_hot] = np.argmax(rows[one_hot], axis=1)
+    codes_of_row[~one_hot] = n_classes + np.arange(int((~one_hot).sum()))
+    value = np.ascontiguousarray(np.concatenate([eye, rows[~one_hot]]))
+    return value, codes_of_row[inverse].astype(np.int32)
 
 
 def tree_order(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, int]:
@@ -149,12 +194,12 @@ def _packed_of(clf: Any) -> PackedForest:
         return entry[1]
 
 
-def _walk(x, feature_child, threshold, value, roots, depth, out):  # pragma: no cover
+def _walk(x, feature_child, threshold, leaf, value, roots, depth, out):  # pragma: no cover
     """Fill ``out`` (n_classes, n) with the summed leaf fractions of every tree; False
     (and stop) at the first non-finite feature."""
     n_features, n = x.shape
     n_classes = value.shape[1]
-    buf = np.empty((BLOCK, n_features), np.float32)
+    buf = np.zeros(n_features * BLOCK, np.float32)  # feature f of pixel j at f * BLOCK + j
     node = np.empty(BLOCK, np.int32)
     acc = np.empty((BLOCK, n_classes), np.float64)
     for start in range(0, n, BLOCK):
@@ -164,18 +209,31 @@ def _walk(x, feature_child, threshold, value, roots, depth, out):  # pragma: no 
                 v = x[f, start + j]
                 if not np.isfinite(v):
                     return False
-                buf[j, f] = v
+                buf[f * BLOCK + j] = v
+            for j in range(m, BLOCK):  # the last block's spare pixels walk zeros, unread
+                buf[f * BLOCK + j] = 0.0
         acc[:] = 0.0
         for t in range(roots.size):
-            for j in range(m):
+            for j in range(BLOCK):
                 node[j] = roots[t]
             for _ in range(depth[t]):
-                for j in range(m):
+                moved = 0
+                for j in range(BLOCK):
                     nd = node[j]
-                    node[j] = feature_child[nd, 1] + (buf[j, feature_child[nd, 0]] > threshold[nd])
-            for j in range(m):
-                for k in range(n_classes):
-                    acc[j, k] += value[node[j], k]
+                    nxt = feature_child[nd, 1] + (
+                        buf[feature_child[nd, 0] * BLOCK + j] > threshold[nd]
+                    )
+                    moved |= nxt != nd  # an inner node always moves, a leaf never
+                    node[j] = nxt
+                if moved == 0:  # every pixel on a leaf
+                    break
+            for j in range(BLOCK):
+                code = leaf[node[j]]
+                if code < n_classes:  # a pure leaf: 1.0 for its class, +0.0 elsewhere
+                    acc[j, code] += 1.0
+                else:
+                    for k in range(n_classes):
+                        acc[j, k] += value[code, k]
         for j in range(m):
             for k in range(n_classes):
                 out[k, start + j] = acc[j, k]
@@ -197,10 +255,11 @@ def warm_up() -> bool:
     x = np.zeros((1, BLOCK + 1), np.float32)
     feature_child = np.zeros((1, 2), np.int32)
     threshold = np.full(1, np.inf, np.float32)
-    value = np.ones((1, 2), np.float64)
+    leaf = np.zeros(1, np.int32)
+    value = np.eye(2)
     roots = np.zeros(1, np.int32)
     out = np.empty((2, x.shape[1]), np.float64)
-    return bool(walk(x, feature_child, threshold, value, roots, roots.copy(), out))
+    return bool(walk(x, feature_child, threshold, leaf, value, roots, roots.copy(), out))
 
 
 def forest_proba(clf: Any, x: np.ndarray) -> np.ndarray | None:
@@ -213,14 +272,12 @@ def forest_proba(clf: Any, x: np.ndarray) -> np.ndarray | None:
     walk = _kernel()
     if walk is None:
         return None
-    packed = _packed_of(clf)
+    p = _packed_of(clf)
     x = np.ascontiguousarray(x, dtype=np.float32)
-    out = np.empty((packed.value.shape[1], x.shape[1]), np.float64)
-    if not walk(
-        x, packed.feature_child, packed.threshold, packed.value, packed.roots, packed.depth, out
-    ):
+    out = np.empty((p.value.shape[1], x.shape[1]), np.float64)
+    if not walk(x, p.feature_child, p.threshold, p.leaf, p.value, p.roots, p.depth, out):
         return None
-    out /= packed.roots.size
+    out /= p.roots.size
     return out
 
 
