@@ -11,6 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from convpaint.torch_ops import bilinear_halo
+from convpaint.torch_ops import to_planar as to_planar  # re-exported
+from convpaint.torch_ops import upsample_bilinear as upsample_bilinear  # re-exported
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
@@ -109,14 +113,7 @@ def halo(reaches: Iterable[tuple[int, int, int]]) -> int:
     pixels floor((y + .5)/s - .5) and the next one. Rounded up to a multiple of the
     largest stride, so that tile origins stay on the stride grid.
     """
-    need, align = 0, 1
-    for lo, hi, s in reaches:
-        if s == 1:
-            left, right = -lo, hi
-        else:  # s * j_min > y + .5 - 1.5 s  and  s * j_max <= y + .5 + .5 s  (s even)
-            left, right = 3 * s // 2 - 1 - lo, s // 2 + hi
-        need, align = max(need, left, right), max(align, s)
-    return -(-need // align) * align
+    return bilinear_halo(reaches)
 
 
 def random_init(trunk: nn.Module, seed: int = 0) -> None:
@@ -156,39 +153,3 @@ def random_init(trunk: nn.Module, seed: int = 0) -> None:
     left = [n for n, t in (*trunk.named_parameters(), *trunk.named_buffers()) if id(t) not in done]
     if left:
         raise RuntimeError(f"random init left tensors unset: {', '.join(left[:5])}")
-
-
-def to_planar(features: torch.Tensor) -> torch.Tensor:
-    """(1, C, h, w) in any memory format -> contiguous (C, h, w)."""
-    _, c, h, w = features.shape
-    hwc = features[0].permute(1, 2, 0)
-    if not hwc.is_contiguous():
-        return features[0].contiguous()
-    return hwc.reshape(h * w, c).T.contiguous().view(c, h, w)
-
-
-def upsample_bilinear(features: torch.Tensor, factor: int) -> torch.Tensor:
-    """(C, h, w) -> (C, h*factor, w*factor), bilinear, align_corners=False, edges clamped.
-
-    ``F.interpolate(..., mode="bilinear")`` up to rounding, but every output pixel of a
-    phase (y % factor, x % factor) is computed by the same float operations, so a shift
-    of the input by a multiple of ``factor`` shifts the output bit-identically (as in
-    convpaint-vgg).
-    """
-    import torch
-
-    for dim in (1, 2):
-        n = features.shape[dim]
-        edged = torch.cat(
-            [features.narrow(dim, 0, 1), features, features.narrow(dim, n - 1, 1)], dim
-        )  # edged[k + 1] = features[clamp(k)]
-        phases = []
-        for phase in range(factor):
-            t = (phase + 0.5) / factor - 0.5  # source offset of this phase, in (-0.5, 0.5)
-            first = 0 if t < 0 else 1  # index into `edged` of floor(t) + 1
-            weight = t - (first - 1)
-            a = edged.narrow(dim, first, n)
-            b = edged.narrow(dim, first + 1, n)
-            phases.append(a * (1.0 - weight) + b * weight)
-        features = torch.stack(phases, dim + 1).flatten(dim, dim + 1)
-    return features
