@@ -1,4 +1,7 @@
-"""The model options form: extractor and its main options, normalisation, random forest.
+"""The model options form: extractor and its options, normalisation, random forest.
+
+The extractor's fields come from the schema it declares (:mod:`.option_form`); an
+extractor without one gets a free ``name=value; …`` field.
 
 :class:`ModelSettings` is the form's value (plain data, no Qt); it builds a
 :class:`convpaint.ConvpaintModel` and is read back from a loaded one.
@@ -11,29 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLineEdit,
-    QPushButton,
-    QSpinBox,
-    QWidget,
-)
+from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QSpinBox, QWidget
 
 import convpaint
+from convpaint.options import OptionError, validate
+
+from .option_form import ExtractorOptions
 
 DEFAULT_EXTRACTOR = "ilastik"  # offline, no weights
 NORMALIZE = ("image", "stack", "none")
-# options with their own field, per extractor; any other option goes in "Options"
-MAIN_OPTIONS: dict[str, tuple[str, ...]] = {
-    "vgg16": ("layers", "weights"),
-    "dinov2": ("weights",),
-    "uni": ("weights",),
-    "cellpose": ("weights",),
-}
 
 
 @dataclass
@@ -126,21 +115,10 @@ class OptionsForm(QWidget):
         names = convpaint.list_extractors()
         self.extractor.addItems(names)
         self.extractor.setToolTip("feature extractor (every installed Convpaint extractor plugin)")
-        self.layers = QLineEdit(placeholderText="0")
-        self.layers.setToolTip("VGG16 conv layers, e.g. 0, 2")
-        self.weights = QLineEdit(placeholderText="default")
-        self.weights.setToolTip("weights file; blank: the extractor's default")
-        browse = QPushButton("…")
-        browse.setFixedWidth(28)
-        browse.clicked.connect(self._browse_weights)
-        self._weights_row = QWidget()
-        row = QHBoxLayout(self._weights_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.weights)
-        row.addWidget(browse)
+        self.extractor_options = ExtractorOptions()  # fields from the extractor's schema
         self.options = QLineEdit(placeholderText="name=value; …")
         self.options.setToolTip(
-            'more extractor options, JSON values: sigmas=[1, 3.5]; backend="scipy"'
+            'options of an extractor that declares no schema, JSON values: sigmas=[1, 3.5]; mode="a"'
         )
         self.scalings = QLineEdit(placeholderText="extractor default")
         self.scalings.setToolTip("pyramid downscaling factors, e.g. 1, 2, 4")
@@ -155,8 +133,7 @@ class OptionsForm(QWidget):
         self._form = form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Extractor", self.extractor)
-        form.addRow("Layers", self.layers)
-        form.addRow("Weights", self._weights_row)
+        form.addRow(self.extractor_options)
         form.addRow("Options", self.options)
         form.addRow("Scalings", self.scalings)
         form.addRow("Normalise", self.normalize)
@@ -168,8 +145,10 @@ class OptionsForm(QWidget):
         self.set_settings(
             ModelSettings(DEFAULT_EXTRACTOR if DEFAULT_EXTRACTOR in names else (names or [""])[0])
         )
-        self.extractor.currentTextChanged.connect(self._show_main_options)
-        for edit in (self.layers, self.weights, self.options, self.scalings):
+        self.extractor.currentTextChanged.connect(self._show_extractor_options)
+        self.extractor_options.changed.connect(self.changed)
+        self.options.textChanged.connect(self._show_free_text)
+        for edit in (self.options, self.scalings):
             edit.textChanged.connect(self.changed)
         for combo in (self.extractor, self.normalize):
             combo.currentTextChanged.connect(self.changed)
@@ -177,31 +156,43 @@ class OptionsForm(QWidget):
         for spin in (self.n_estimators, self.max_depth, self.seed):
             spin.valueChanged.connect(self.changed)
 
-    def _main_options(self) -> tuple[str, ...]:
-        return MAIN_OPTIONS.get(self.extractor.currentText(), ())
+    def _show_extractor_options(self) -> None:
+        self.extractor_options.set_extractor(self.extractor.currentText())
+        self._show_free_text()
 
-    def _show_main_options(self) -> None:
-        main = self._main_options()
-        for name, widget in (("layers", self.layers), ("weights", self._weights_row)):
-            widget.setVisible(name in main)
-            self._form.labelForField(widget).setVisible(name in main)
+    def _show_free_text(self) -> None:
+        """The free field: for extractors without a schema (or when it holds something)."""
+        show = self.extractor_options.needs_free_text or bool(self.options.text().strip())
+        self.options.setVisible(show)
+        label = self._form.labelForField(self.options)
+        if label is not None:
+            label.setVisible(show)
 
-    def _browse_weights(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Weights file")
-        if path:
-            self.weights.setText(path)
+    def _extractor_options(self) -> dict[str, Any]:
+        """The fields' values (those that differ from the defaults) and the free field's;
+        for a combination keyed by part. ``ValueError`` naming a refused option."""
+        name = self.extractor.currentText()
+        self.extractor_options.set_extractor(name)
+        fields = self.extractor_options.values()
+        free = parse_options(self.options.text())
+        if "+" in name:
+            merged = {
+                part: {**values, **dict(free.pop(part, {}))} for part, values in fields.items()
+            }
+            return {**free, **{part: v for part, v in merged.items() if v}}
+        schema = self.extractor_options.schemas.get(name)
+        if schema is not None and free:
+            try:
+                free = validate(schema, free, owner=f"extractor {name!r}")
+            except OptionError as exc:
+                raise ValueError(f"Options: {exc}") from None
+        return {**fields.get(name, {}), **free}
 
     def settings(self) -> ModelSettings:
         """The form's value; raises ``ValueError`` naming a badly filled field."""
-        options = parse_options(self.options.text())
-        main = self._main_options()
-        if "layers" in main and (layers := parse_ints(self.layers.text(), "Layers")):
-            options["layers"] = list(layers)
-        if "weights" in main and self.weights.text().strip():
-            options["weights"] = self.weights.text().strip()
         return ModelSettings(
             extractor=self.extractor.currentText(),
-            options=options,
+            options=self._extractor_options(),
             scalings=parse_ints(self.scalings.text(), "Scalings"),
             normalize=self.normalize.currentText(),
             volumetric=self.volumetric.isChecked(),
@@ -217,14 +208,13 @@ class OptionsForm(QWidget):
             if self.extractor.findText(s.extractor) < 0:
                 self.extractor.addItem(s.extractor)  # e.g. a combination "vgg16+ilastik"
             self.extractor.setCurrentText(s.extractor)
-            self._show_main_options()
-            options = dict(s.options)
-            main = MAIN_OPTIONS.get(s.extractor, ())
-            layers = options.pop("layers", None) if "layers" in main else None
-            self.layers.setText(", ".join(str(v) for v in layers) if layers else "")
-            weights = options.pop("weights", None) if "weights" in main else None
-            self.weights.setText(str(weights) if weights else "")
-            self.options.setText(format_options(options))
+            self.extractor_options.set_extractor(s.extractor)
+            combined = "+" in s.extractor
+            by_part = dict(s.options) if combined else {s.extractor: dict(s.options)}
+            rest = self.extractor_options.set_values(by_part)  # what has no field
+            free = rest if combined else rest.get(s.extractor, {})
+            self.options.setText(format_options(free))
+            self._show_free_text()
             self.scalings.setText(", ".join(str(v) for v in s.scalings) if s.scalings else "")
             self.normalize.setCurrentText(s.normalize)
             self.volumetric.setChecked(s.volumetric)
