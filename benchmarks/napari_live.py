@@ -1,26 +1,28 @@
 """Live-mode latency per paint stroke, measured through the napari widget.
 
 The coins demo image scaled up (``--scale 3``: 909 x 1152, ~1 MPix; ``6``: 1818 x 2304,
-~4 MPix), the ``ilastik`` extractor, the widget's default settings, the canvas at
-``--zoom`` (1: one screen pixel per image pixel, the default).  Two strokes (one per class)
-start live mode; then each of ``--strokes`` more strokes, inside the field of view, is
-painted as napari's brush records it (one ``data_setitem``, one paint event) and timed from
-the stroke until the widget has written the new segmentation into the layer.  "job" is the
-background job alone (train with cached features + segment); the rest is the debounce
-(150 ms), queuing and writing the layer.
+~4 MPix), the ``ilastik`` extractor, ``--trees`` (100) trees, the canvas at ``--zoom``
+(1: one screen pixel per image pixel) in a 1500 x 900 window.  ``--painted`` pixels
+(repeatable; default 2000) are scribbled in the field of view before live mode starts;
+then each of ``--strokes`` strokes (5 px wide, 20-40 px long, one class each) is painted
+as napari's brush records it (one ``data_setitem``, one paint event) and timed from the
+stroke until the widget has written the new segmentation into the layer ("per stroke");
+"job" is the background job and writing the layer; "full result": until the full
+forest's segmentation replaced the draft's (progressive mode, the user pausing).
 
-Live mode segments the field of view (``view.visible_region``, "fov"); ``--whole-plane``
-swaps it for the whole plane (``layers.plane_region``, "plane": before that change).
-``--interleave`` alternates the two stroke by stroke in one run (same scribbles, same
-machine load); ``--coarse`` adds a third mode, field of view with a ``downsample=2``
-result shown first (``widget.live_coarse``), timed to that first answer and to the full
-one.  Afterwards, without the GUI, the final model's parts of one live update
-are timed on the field of view (features cached): the fit, the segmentation, and a
-``downsample=2`` segmentation (what a "coarse result first" would cost).  Runs the viewer
-under Xvfb when there is no display.
+``--modes draft,full`` (default) alternates stroke by stroke: ``draft`` = live mode with
+the progressive forest (``widget.live_draft_trees = --draft-trees``), ``full`` = the full
+forest at every stroke (``live_draft_trees = 0``); both see the same scribbles (growing by
+one stroke per step) and the same machine load; ``2 x modes`` strokes warm up first.
+``--pause`` seconds of idle GUI follow each stroke (after its refinement).  With the code
+before the progressive forest (``PYTHONPATH`` of an older checkout's ``packages/*/src``)
+only ``full`` runs.  Each stroke's ``parts_s`` gives the seconds spent in the timed calls
+of the update (samples, fit, segment, writing the layer); afterwards, without the GUI,
+fit and view segmentation with the final scribbles are timed per forest size.  Runs the
+viewer under Xvfb when there is no display.
 
-    .venv/bin/python benchmarks/napari_live.py --scale 3 --scale 6 --interleave --coarse \\
-        --strokes 12 --json docs/benchmarks/napari-live-fov.json
+    .venv/bin/python benchmarks/napari_live.py --scale 3 --scale 6 --painted 2000 \\
+        --painted 20000 --strokes 8 --json docs/benchmarks/napari-live-progressive.json
 """
 
 from __future__ import annotations
@@ -35,33 +37,85 @@ import sys
 import time
 
 
-def strokes(reference, n, width, length, bounds, seed=0):
+def strokes(reference, n, width, length, bounds, seed=0, first_two=True):
     """``n`` straight strokes (row, col index arrays) labelled by the reference
-    segmentation, inside ``bounds`` ((y0, y1), (x0, x1))."""
+    segmentation, inside ``bounds`` ((y0, y1), (x0, x1)); ``length`` in pixels or a
+    (min, max) range; ``first_two``: the first two are class 1, then class 2."""
     import numpy as np
     from scipy.ndimage import binary_dilation
     from skimage.draw import line
 
     rng = np.random.default_rng(seed)
+    lo, hi = (length, length) if isinstance(length, int) else length
     (top, bottom), (left, right) = bounds
     out = []
     while len(out) < n:
+        size = int(rng.integers(lo, hi + 1))
         y0 = rng.integers(top + width, bottom - width)
-        x0 = rng.integers(left + width, right - length - width)
+        x0 = rng.integers(left + width, right - size - width)
         angle = rng.uniform(-0.5, 0.5)
-        y1 = int(np.clip(y0 + length * np.sin(angle), top, bottom - 1))
-        rr, cc = line(y0, x0, y1, x0 + int(length * np.cos(angle)))
-        mask = np.zeros_like(reference, bool)
-        mask[rr, cc] = True
+        y1 = int(np.clip(y0 + size * np.sin(angle), top, bottom - 1))
+        rr, cc = line(y0, x0, y1, x0 + int(size * np.cos(angle)))
+        lo_y, lo_x = max(0, min(rr) - width), max(0, min(cc) - width)
+        box = (slice(lo_y, max(rr) + width + 1), slice(lo_x, max(cc) + width + 1))
+        mask = np.zeros((box[0].stop - lo_y, box[1].stop - lo_x), bool)
+        mask[rr - lo_y, cc - lo_x] = True
         mask = binary_dilation(mask, iterations=width // 2)
-        values, counts = np.unique(reference[mask], return_counts=True)
+        values, counts = np.unique(reference[box][mask], return_counts=True)
         label = int(values[np.argmax(counts)])
         if counts.max() < 0.9 * mask.sum():
             continue  # keep strokes inside one class, as a user would
-        if len(out) < 2 and label != len(out) + 1:
+        if first_two and len(out) < 2 and label != len(out) + 1:
             continue  # the first two strokes: class 1, then class 2
-        out.append((np.nonzero(mask), label))
+        ys, xs = np.nonzero(mask)
+        out.append(((ys + lo_y, xs + lo_x), label))
     return out
+
+
+def _timers() -> dict:
+    """Seconds spent per stroke in the calls of one live update (patched in place):
+    collecting samples, fitting, segmenting (worker thread), writing the result layers
+    and the class check (GUI thread)."""
+    import threading
+
+    import convpaint
+    from convpaint_napari import results, tasks
+
+    spent: dict = {}
+    lock = threading.Lock()
+
+    def timed(owner, name, label):
+        fn = getattr(owner, name, None)
+        if fn is None:
+            return
+
+        def wrapper(*a, **k):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                with lock:
+                    spent[label] = spent.get(label, 0.0) + time.perf_counter() - t
+
+        setattr(owner, name, wrapper)
+
+    model = convpaint.ConvpaintModel
+    timed(model, "training_samples", "samples")
+    timed(model, "train", "train (samples + fit)")
+    timed(model, "segment", "segment")
+    timed(model, "install_classifier", "install")
+    timed(results, "show", "show (GUI)")
+    timed(tasks, "count_classes", "class check (GUI)")
+    try:
+        from sklearn.ensemble import RandomForestClassifier
+
+        from convpaint import fast_fit
+
+        timed(fast_fit.IntelexRandomForest, "fit", "fit")
+        timed(RandomForestClassifier, "fit", "fit (scikit-learn)")
+    except ImportError:
+        pass
+    return spent
 
 
 def _display() -> None:
@@ -74,8 +128,9 @@ def _display() -> None:
     os.environ["QT_QPA_PLATFORM"] = "xcb"
 
 
-def measure(scale: float, modes: list[str], args: argparse.Namespace) -> dict:
-    """One viewer on the coins image at ``scale``; strokes cycle through ``modes``."""
+def measure(scale: float, painted: int, args: argparse.Namespace) -> dict:
+    """One viewer on the coins image at ``scale`` with ``painted`` pixels already scribbled in
+    the field of view; then ``--strokes`` strokes, cycling through the modes."""
     import napari
     import numpy as np
     from qtpy.QtWidgets import QApplication
@@ -83,7 +138,7 @@ def measure(scale: float, modes: list[str], args: argparse.Namespace) -> dict:
 
     import convpaint
     from convpaint.demo import demo_scribbles
-    from convpaint_napari import layers, view
+    from convpaint_napari import view
 
     image = transform.rescale(data.coins(), scale, order=1, preserve_range=True)
     image = image.astype(np.uint8)
@@ -92,114 +147,140 @@ def measure(scale: float, modes: list[str], args: argparse.Namespace) -> dict:
         small.segment(data.coins()), image.shape, order=0, preserve_range=True, anti_aliasing=False
     ).astype(np.uint8)
 
-    fov_region = view.visible_region
-    mode = {"now": modes[0]}
-
-    def region(viewer, layer, axes):  # what live mode classifies, by mode
-        if mode["now"] == "plane":
-            return layers.plane_region(viewer, layer, axes)
-        return fov_region(viewer, layer, axes)
-
-    view.visible_region = region
+    spent = _timers()
     viewer = napari.Viewer()
     viewer.window.resize(1500, 900)
     layer = viewer.add_image(image, name="coins")
     _, widget = viewer.window.add_plugin_dock_widget("convpaint-napari", "Convpaint")
     widget.form.n_estimators.setValue(args.trees)
-    for _ in range(20):
-        QApplication.processEvents()
+    progressive = hasattr(widget, "live_draft_trees")  # False: the code before it
+    modes = [m for m in args.modes if progressive or m == "full"]
+
+    def events(seconds=0.0):
+        end = time.perf_counter() + seconds
+        while True:
+            QApplication.processEvents()
+            if time.perf_counter() >= end:
+                return
+            time.sleep(0.002)
+
+    warm = getattr(widget, "warm_up_worker", None)
+    events(0.3)
     view.camera(viewer).zoom = args.zoom
-    for _ in range(50):
-        QApplication.processEvents()
-    shown = fov_region(viewer, layer, "YX")
+    events(0.3)
+    while warm is not None and warm.is_running:
+        events(0.05)
+    shown = view.visible_region(viewer, layer, "YX")
     bounds = [
         (s.start or 0, s.stop or n) if isinstance(s, slice) else (0, n)
         for s, n in zip(shown, image.shape, strict=True)
     ]
     fov_px = int(np.prod([b - a for a, b in bounds]))
-    n_warm = 2 + len(modes)  # two classes, then one cold update per mode
-    plan = strokes(reference, args.strokes + n_warm, width=5, length=120, bounds=bounds)
+    base = strokes(reference, 2 + painted // 150, 5, 30, bounds, seed=1)
+    n_warm = 2 * len(modes)
+    plan = strokes(reference, args.strokes + n_warm, 5, (20, 40), bounds, seed=2, first_two=False)
     ann = widget.new_annotations()
+    for (rr, cc), label in base:
+        ann.data[rr, cc] = label
+    ann.refresh()
+    painted_px = int(np.count_nonzero(ann.data))
+
+    def refining():
+        ref = getattr(widget, "refinement", None)
+        return ref is not None and (ref.active or ref.runner.orphans)
 
     def paint_and_wait(stroke, kind):
         (rr, cc), label = stroke
-        mode["now"] = "fov" if kind == "coarse" else kind
-        widget.live_coarse = 2 if kind == "coarse" else 0
-        before, shown = widget.last_outcome, widget.last_partial
-        first_s = None
+        if progressive:
+            widget.live_draft_trees = args.draft_trees if kind == "draft" else 0
+        before, refined = widget.last_outcome, getattr(widget, "last_refined", None)
+        spent.clear()
         t0 = time.perf_counter()
         ann.data_setitem((rr, cc), label)  # one brush stroke: one paint event
         started = None
-
-        def waiting():
-            new = widget.last_outcome is not before
-            return not new or widget.runner.busy or widget.live_timer.isActive()
-
-        while waiting():
+        while widget.last_outcome is before or widget.runner.busy:
             QApplication.processEvents()
             if started is None and widget.runner.busy:
                 started = time.perf_counter()
-            if first_s is None and widget.last_partial is not shown:
-                first_s = time.perf_counter() - t0
             time.sleep(0.001)
         t1 = time.perf_counter()
         outcome = widget.last_outcome
-        row = {
+        parts = {k: round(v, 3) for k, v in spent.items()}
+        t2 = t1
+        if kind == "draft" and outcome.status == "done" and outcome.value.refine is not None:
+            while (
+                getattr(widget, "last_refined", None) is refined and time.perf_counter() - t1 < 10
+            ):
+                events(0.002)
+            t2 = time.perf_counter()
+        while refining():
+            events(0.01)
+        events(args.pause)  # the user pauses: redraws and idle work end before the next stroke
+        return {
             "mode": kind,
             "total_s": t1 - t0,
             "job_s": t1 - (started or t0),
-            "first_answer_s": first_s if first_s is not None else t1 - t0,
+            "full_result_s": t2 - t0,
             "status": outcome.status,
             "job": outcome.job,
             "region": str(outcome.value.region) if outcome.status == "done" else "",
             "scribbled": int(np.count_nonzero(ann.data)),
+            "parts_s": parts,  # until the first result: seconds in each timed call
         }
-        return row
 
-    ann.data_setitem(plan[0][0], plan[0][1])
     widget.live_check.setChecked(True)
-    first = paint_and_wait(plan[1], modes[0])  # two classes: the first live update (cold)
-    warm = [paint_and_wait(s, m) for s, m in zip(plan[2:n_warm], modes, strict=True)]
-    timings = []
-    for i, s in enumerate(plan[n_warm:]):
-        kind = modes[i % len(modes)]
-        timings.append(paint_and_wait(s, kind))
-    bad = [t for t in [first, *warm, *timings] if t["status"] != "done" or t["job"] != "Live"]
+    while widget.last_outcome is None or widget.runner.busy:
+        events(0.01)
+    warmups = [paint_and_wait(s, modes[i % len(modes)]) for i, s in enumerate(plan[:n_warm])]
+    timings = [paint_and_wait(s, modes[i % len(modes)]) for i, s in enumerate(plan[n_warm:])]
+    bad = [t for t in [*warmups, *timings] if t["status"] != "done" or t["job"] != "Live"]
     assert not bad, bad
     scribbles = np.array(ann.data, copy=True)
     seg = np.asarray(viewer.layers["segmentation"].data)
     inside = tuple(slice(a, b) for a, b in bounds)
     agree = float(np.mean(seg[inside] == reference[inside]))
     viewer.close()
-    view.visible_region = fov_region
 
-    # one live update's parts with the final model (no GUI; features cached): the fit,
-    # the view's segmentation, and at downsample 2 (the second call: its features cached)
+    # one live update's parts with the final scribbles (no GUI; features cached)
     model = widget.model
 
-    def seconds(fn):
-        t = time.perf_counter()
-        fn()
-        return time.perf_counter() - t
+    def seconds(fn, repeat=3):
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
 
-    fit_s = seconds(lambda: model.train(image, scribbles, "YX"))
-    seg_s, found = {}, {}
-    for ds in (1, 2):
-        found[ds] = model.segment(image, "YX", region=inside, downsample=ds)
-        seg_s[ds] = seconds(lambda ds=ds: model.segment(image, "YX", region=inside, downsample=ds))
-
+    parts = {}
+    full_labels = None
+    for trees in sorted({args.trees, *([args.draft_trees] if progressive else [])}):
+        m = convpaint.ConvpaintModel("ilastik", n_estimators=trees)
+        m.feature_cache = model.feature_cache
+        parts[f"fit_{trees}_trees_s"] = seconds(lambda m=m: m.train(image, scribbles, "YX"))
+        m.segment(image, "YX", region=inside)
+        parts[f"segment_view_{trees}_trees_s"] = seconds(
+            lambda m=m: m.segment(image, "YX", region=inside)
+        )
+        labels = m.segment(image, "YX", region=inside)
+        if trees == args.trees:
+            full_labels = labels
+        else:
+            parts["draft_agrees_with_full"] = labels
+    if isinstance(parts.get("draft_agrees_with_full"), np.ndarray):
+        parts["draft_agrees_with_full"] = round(
+            float(np.mean(parts["draft_agrees_with_full"] == full_labels)), 4
+        )
     out = {
         "image": list(image.shape),
         "mpix": round(image.size / 1e6, 2),
+        "painted_before": painted_px,
         "zoom": args.zoom,
         "fov": [list(b) for b in bounds],
         "fov_mpix": round(fov_px / 1e6, 2),
-        "first_live_update_s": round(first["total_s"], 3),
+        "code": "progressive" if progressive else "before",
         "agreement_in_view": round(agree, 3),
-        "fit_s": round(fit_s, 3),
-        "segment_view_s": round(seg_s[1], 3),
-        "segment_view_downsample2_s": round(seg_s[2], 3),
-        "downsample2_agrees_with_full": round(float(np.mean(found[1] == found[2])), 3),
+        "parts": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in parts.items()},
         "modes": {},
         "strokes": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in t.items()}
                     for t in timings],
@@ -207,38 +288,34 @@ def measure(scale: float, modes: list[str], args: argparse.Namespace) -> dict:
     for kind in modes:
         rows = [t for t in timings if t["mode"] == kind]
         total, job = [t["total_s"] for t in rows], [t["job_s"] for t in rows]
-        first_answer = [t["first_answer_s"] for t in rows]
+        full = [t["full_result_s"] for t in rows]
         out["modes"][kind] = {
             "strokes": len(rows),
-            "median_first_answer_s": round(statistics.median(first_answer), 3),
-            "worst_first_answer_s": round(max(first_answer), 3),
             "median_total_s": round(statistics.median(total), 3),
             "worst_total_s": round(max(total), 3),
             "median_job_s": round(statistics.median(job), 3),
             "worst_job_s": round(max(job), 3),
-            "regions": sorted({t["region"] for t in rows}),
+            "median_full_result_s": round(statistics.median(full), 3),
+            "scribbled": [rows[0]["scribbled"], rows[-1]["scribbled"]],
         }
     return out
 
 
 def markdown(results: list[dict]) -> str:
     lines = [
-        "| image | field of view | live classifies | strokes | median per stroke s | worst s "
-        "| median job s | worst job s | median first answer s |",
+        "| code | image | painted before | live fits | strokes | median per stroke s | worst s "
+        "| median job s | median full result s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    label = {
-        "plane": "whole plane (before)",
-        "fov": "field of view (after)",
-        "coarse": "field of view, downsample 2 first",
-    }
+    label = {"full": "the full forest", "draft": "a draft, then the full forest"}
     for r in results:
         for kind, m in r["modes"].items():
+            what = label[kind] if r["code"] != "before" else "the full forest (before)"
             lines.append(
-                f"| {r['image'][0]} x {r['image'][1]} ({r['mpix']} MPix) | {r['fov_mpix']} MPix "
-                f"| {label[kind]} | {m['strokes']} | {m['median_total_s']:.2f} "
-                f"| {m['worst_total_s']:.2f} | {m['median_job_s']:.2f} | {m['worst_job_s']:.2f} "
-                f"| {m['median_first_answer_s']:.2f} |"
+                f"| {r['code']} | {r['image'][0]} x {r['image'][1]} ({r['mpix']} MPix) "
+                f"| {r['painted_before']} px | {what} | {m['strokes']} "
+                f"| {m['median_total_s']:.2f} | {m['worst_total_s']:.2f} "
+                f"| {m['median_job_s']:.2f} | {m['median_full_result_s']:.2f} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -249,22 +326,31 @@ def main() -> None:
     parser.add_argument(
         "--scale", type=float, action="append", help="upscaling of coins (3: ~1 MPix), repeatable"
     )
-    parser.add_argument("--zoom", type=float, default=1.0, help="camera zoom (1: 1:1)")
-    parser.add_argument("--whole-plane", action="store_true", help="live on the whole plane")
-    parser.add_argument("--interleave", action="store_true", help="alternate plane and view")
     parser.add_argument(
-        "--coarse", action="store_true", help="also a mode: downsample-2 result first, then full"
+        "--painted", type=int, action="append", help="pixels scribbled before (default 2000)"
     )
+    parser.add_argument("--zoom", type=float, default=1.0, help="camera zoom (1: 1:1)")
+    parser.add_argument(
+        "--modes", default="draft,full", help="comma list of draft (progressive), full"
+    )
+    parser.add_argument("--draft-trees", type=int, default=16, help="trees of the live draft")
     parser.add_argument("--trees", type=int, default=100, help="random forest size (form 'Trees')")
+    parser.add_argument("--pause", type=float, default=0.5, help="s between strokes (at rest)")
     parser.add_argument("--json", help="write the timings here")
     parser.add_argument("--markdown", help="write the table here")
     args = parser.parse_args()
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not args.modes or set(args.modes) - {"draft", "full"}:
+        parser.error("--modes: a comma list of draft, full")
     _display()
-    modes = ["plane", "fov"] if args.interleave else ["plane" if args.whole_plane else "fov"]
-    modes += ["coarse"] if args.coarse else []
-    results = [measure(s, modes, args) for s in (args.scale or [3.0])]
+    load_start = os.getloadavg()
+    results = [measure(s, p, args) for s in (args.scale or [3.0]) for p in (args.painted or [2000])]
     load = os.getloadavg()
-    doc = {"load_average_1_5_15": [round(x, 2) for x in load], "results": results}
+    doc = {
+        "load_average_1_5_15_start": [round(x, 2) for x in load_start],
+        "load_average_1_5_15": [round(x, 2) for x in load],
+        "results": results,
+    }
     print(json.dumps(doc, indent=2))
     table = markdown(results)
     print(table)
