@@ -6,8 +6,8 @@ import warnings
 import pytest
 
 import convpaint
-from convpaint.extractor import declaration_problems
-from convpaint.options import defaults, schema_of, schema_problems, validate
+from convpaint.extractor import declaration_problems, declared_options
+from convpaint.options import defaults, schema_problems, validate
 from convpaint.registry import get_registry
 
 #: get_options() of each built-in extractor at its defaults (weights="random" where it has
@@ -39,7 +39,7 @@ INSTALLED = [n for n in BEFORE if n in convpaint.list_extractors()]
 
 
 def build(name):
-    schema = schema_of(name)
+    schema = declared_options(get_registry().spec(name).factory)
     options = {"weights": "random"} if any(o.name == "weights" for o in schema) else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # random weights say so
@@ -49,7 +49,7 @@ def build(name):
 @pytest.mark.parametrize("name", INSTALLED)
 def test_builtin_schema_is_declared_and_valid(name):
     factory = get_registry().spec(name).factory
-    schema = schema_of(factory)
+    schema = declared_options(factory)
     assert schema is not None, f"{name} declares no options"
     assert schema_problems(schema) == []
     names = [o.name for o in schema]

@@ -254,3 +254,21 @@ def test_builtin_raw_declares_its_contract():
     raw = convpaint.get_extractor("raw")
     assert raw.options == () and raw.get_options() == {}
     assert raw.supports_device is False and raw.planewise is False
+
+
+def test_declared_options():
+    from convpaint.extractor import declared_options
+
+    class Plain(FeatureExtractor):
+        name = "plain"
+
+    class Own(FeatureExtractor):
+        name = "own"
+
+        def __init__(self, alpha: float = 1.0) -> None:
+            self.alpha = alpha
+
+    assert declared_options(Smooth) == Smooth.options
+    assert declared_options(Plain) == ()
+    assert declared_options(Own) is None  # undeclared keywords: the constructor checks
+    assert declared_options(lambda: None) is None

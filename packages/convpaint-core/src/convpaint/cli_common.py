@@ -33,7 +33,7 @@ def extractor_options(extractor: str, pairs: list[str] | None) -> dict[str, Any]
     (or ``vgg16={"layers": [0, 2]}``) -> ``{"vgg16": {"layers": [0, 2]}}``. Options of
     an extractor without a schema are parsed as JSON when possible and left to its
     constructor. An error names the option, the extractor and what is allowed."""
-    from .options import schema_of, validate
+    from .options import validate
 
     parts = extractor.split("+")
     combined = len(parts) > 1
@@ -74,6 +74,15 @@ def extractor_options(extractor: str, pairs: list[str] | None) -> dict[str, Any]
     return out.get(parts[0], {})
 
 
+def schema_of(name: str) -> Any:
+    """The options the installed extractor ``name`` declares (see
+    :func:`convpaint.extractor.declared_options`); not installed: the registry's error."""
+    from .extractor import declared_options
+    from .registry import get_registry
+
+    return declared_options(get_registry().spec(name).factory)
+
+
 def _json_or_text(value: Any) -> Any:
     if not isinstance(value, str):
         return value
@@ -85,12 +94,13 @@ def _json_or_text(value: Any) -> Any:
 
 def schema_lines(name: str) -> list[str]:
     """What ``convpaint extractors --options NAME`` prints: the declared options table."""
-    from .options import describe, schema_of
+    from .extractor import declared_options
+    from .options import describe
     from .registry import get_registry
 
     spec = get_registry().spec(name)
     head = f"{name} ({spec.distribution or 'package unknown'}): {spec.description}"
-    schema = schema_of(spec.factory)
+    schema = declared_options(spec.factory)
     if schema is None:
         return [head, "declares no options schema (its constructor checks the keywords)"]
     if not schema:

@@ -174,6 +174,17 @@ class FeatureExtractor:
         return f"{type(self).__name__}({opts})"
 
 
+def declared_options(factory: object) -> tuple[Option, ...] | None:
+    """The options an extractor class declares; ``()`` when it takes none, ``None`` when
+    it declares none but its own constructor takes keywords (or ``factory`` is not an
+    extractor class): then its constructor is the only check."""
+    if not (isinstance(factory, type) and issubclass(factory, FeatureExtractor)):
+        return None
+    if factory.options:
+        return tuple(factory.options)
+    return () if factory.__init__ is FeatureExtractor.__init__ else None
+
+
 def describe(name: object, package: str = "") -> str:
     """``extractor 'name' (package dist)`` for messages; the package only if it looks like one."""
     text = f"extractor {str(name)!r}"

@@ -333,24 +333,6 @@ def schema_problems(schema: Any) -> list[str]:
     return problems
 
 
-def schema_of(factory: Any) -> tuple[Option, ...] | None:
-    """The options an extractor class (or registry name) declares; ``()`` when it takes
-    none, ``None`` when it declares none but its own constructor takes keywords
-    (unchecked here; its constructor is the only check)."""
-    if isinstance(factory, str):
-        from .registry import get_registry
-
-        factory = get_registry().spec(factory).factory
-    from .extractor import FeatureExtractor
-
-    if not (isinstance(factory, type) and issubclass(factory, FeatureExtractor)):
-        return None
-    schema = factory.options
-    if schema:
-        return tuple(schema)
-    return () if factory.__init__ is FeatureExtractor.__init__ else None
-
-
 def describe(schema: Iterable[Option], width: int = 100) -> list[str]:
     """The schema as a text table (name, type, default, help), each row followed by
     what the option accepts (and a long default), indented and wrapped to ``width``."""
@@ -389,7 +371,6 @@ __all__ = [
     "check_value",
     "defaults",
     "describe",
-    "schema_of",
     "schema_problems",
     "stored_options",
     "validate",

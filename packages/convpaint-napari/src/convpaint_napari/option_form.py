@@ -27,7 +27,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from convpaint.options import Option, OptionError, check_value, schema_of
+from convpaint.extractor import declared_options
+from convpaint.options import Option, OptionError, check_value
+from convpaint.registry import get_registry
 
 DEFAULT_TEXT = "(default)"  # the combo entry of an option whose default is None
 
@@ -37,7 +39,7 @@ def extractor_schemas(extractor: str) -> dict[str, tuple[Option, ...] | None]:
     out: dict[str, tuple[Option, ...] | None] = {}
     for part in extractor.split("+") if extractor else []:
         try:
-            out[part] = schema_of(part)
+            out[part] = declared_options(get_registry().spec(part).factory)
         except Exception:  # not installed or a name conflict: the free-text field remains
             out[part] = None
     return out
