@@ -170,9 +170,6 @@ class Subject:
             problems.append(f"it is registered as {self.label!r} but its name is {ex.name!r}")
         if not isinstance(ex.description, str):
             problems.append(f"description must be a string, got {ex.description!r}")
-        n = getattr(ex, "n_features", None)
-        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
-            problems.append(f"n_features must be a positive integer when declared, got {n!r}")
         if problems:
             fail("; ".join(problems))
         return None
