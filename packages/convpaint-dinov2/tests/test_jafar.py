@@ -123,6 +123,41 @@ def test_query_chunks_give_the_unchunked_result(monkeypatch):
     torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-6)
 
 
+def test_windows_tile_the_grid_with_context():
+    from convpaint_dinov2.jafar_upsampler import CONTEXT_PATCHES, windows
+
+    for h, w, size in [(1, 1, 32), (33, 70, 32), (9, 5, 2), (7, 7, None)]:
+        cover = np.zeros((h, w), int)
+        for (r0, r1, c0, c1), (i0, i1, j0, j1) in windows(h, w, size):
+            cover[i0:i1, j0:j1] += 1
+            assert r0 <= i0 and i1 <= r1 and c0 <= j0 and j1 <= c1
+            assert i0 - r0 <= CONTEXT_PATCHES and r1 - i1 <= CONTEXT_PATCHES
+            assert (i0 - r0 == CONTEXT_PATCHES or r0 == 0) and (
+                r1 - i1 == CONTEXT_PATCHES or r1 == h
+            )
+        assert (cover == 1).all()
+
+
+def test_each_window_is_its_context_upsampled():
+    """window=2 on 9 x 2 patches: every core equals the network on its context box."""
+    from convpaint_dinov2.jafar_upsampler import windows
+
+    up = random_upsampler(window=2)
+    features, guide = inputs(9, 2, 14, seed=5)
+    out = up.upsample(features, guide, 14)
+    whole = random_upsampler(window=None).upsample(features, guide, 14)
+    assert not np.allclose(out, whole)  # windows do change the result
+    net = up.network
+    for (r0, r1, c0, c1), (i0, i1, j0, j1) in windows(9, 2, 2)[::4]:
+        with torch.no_grad():
+            ref = net(
+                torch.from_numpy(guide[:, r0 * 14 : r1 * 14, c0 * 14 : c1 * 14].copy())[None],
+                torch.from_numpy(features[:, r0:r1, c0:c1].copy())[None],
+            )[0].numpy()
+        core = ref[:, (i0 - r0) * 14 : (i1 - r0) * 14, (j0 - c0) * 14 : (j1 - c0) * 14]
+        np.testing.assert_array_equal(out[:, i0 * 14 : i1 * 14, j0 * 14 : j1 * 14], core)
+
+
 def test_any_output_size():
     net = other_network()
     with torch.no_grad():
@@ -181,7 +216,11 @@ def test_checkpoint_round_trip_strict(tmp_path, kind):
     with torch.no_grad():
         ref = net(torch.from_numpy(guide)[None], torch.from_numpy(features)[None])[0].numpy()
     np.testing.assert_array_equal(up.upsample(features, guide, 14), ref)
-    assert up.get_options() == {"weights": str(path), "backbone": "vit_small_patch14_reg4_dinov2"}
+    assert up.get_options() == {
+        "weights": str(path),
+        "backbone": "vit_small_patch14_reg4_dinov2",
+        "window": 32,
+    }
 
 
 def test_checkpoint_is_read_without_running_pickled_code(tmp_path, monkeypatch):
@@ -271,12 +310,21 @@ def test_release_file_found_in_the_cache_folders(tmp_path, monkeypatch, no_check
     monkeypatch.setenv("CONVPAINT_JAFAR_DIR", str(mine))
     up = JafarUpsampler(backbone="dinov2")
     assert up.weights_file == mine / name
-    assert up.get_options() == {"weights": None, "backbone": "vit_small_patch14_reg4_dinov2"}
+    assert up.get_options()["weights"] is None
 
 
 def test_missing_explicit_file(tmp_path):
     with pytest.raises(WeightsNotFoundError, match="does not exist.*vit_small_patch14_reg4"):
         JafarUpsampler(weights=tmp_path / "nope.pth")
+
+
+def test_registered_in_convpaint():
+    import convpaint
+
+    assert "jafar" in convpaint.list_upsamplers()
+    with pytest.warns(UserWarning, match="random weights"):
+        up = convpaint.get_upsampler("jafar", weights="random", backbone="dinov3")
+    assert isinstance(up, JafarUpsampler) and up.context(16) == 64 and up.context(32) == 128
 
 
 def test_bad_inputs_are_named():
@@ -298,6 +346,8 @@ def test_bad_inputs_are_named():
         JafarUpsampler(weights="random", backbone="vgg16")
     with pytest.raises(ValueError, match="device"):
         JafarUpsampler(weights="random", device="tpu")
+    with pytest.raises(ValueError, match="window must be a positive integer or None"):
+        JafarUpsampler(weights="random", window=0)
 
 
 def test_options_rebuild_the_same_upsampler():
@@ -305,6 +355,7 @@ def test_options_rebuild_the_same_upsampler():
     assert up.get_options() == {
         "weights": "random",
         "backbone": "vit_small_plus_patch16_dinov3.lvd1689m",
+        "window": 32,
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -22,6 +22,11 @@ from convpaint.upsampler import FeatureUpsampler
 from .jafar_weights import RELEASE_URL, architecture, explicit_checkpoint, find_checkpoint
 
 RANDOM = "random"
+#: halo of a tile, in coarse positions (attention is global: context, not exactness)
+CONTEXT_PATCHES = 4
+#: coarse positions per side of one attention window (the authors train on 448 px images,
+#: 32 x 32 patches of 14 px; napari-convpaint runs JAFAR on tiles of 32 patches)
+WINDOW = 32
 _BUILD_LOCK = threading.Lock()
 
 
@@ -90,13 +95,19 @@ class JafarUpsampler(FeatureUpsampler):
         The backbone whose features are upsampled: ``"dinov2"`` (ViT-S/14 with registers,
         the ``dinov2`` extractor's default), ``"dinov3"`` (ViT-S+/16, the ``dinov3``
         default) or a full name of :data:`BACKBONES`.
+    window : int or None
+        Coarse positions per side of one attention window (default 32, the authors'
+        training size): a block handed to :meth:`upsample` is cut into windows of
+        ``window`` x ``window`` patches, each upsampled with 4 patches of context around
+        it, so that cost per pixel does not grow with the block.  None: one global
+        attention over the whole block (the paper's inference; cost grows with the block).
     device : str
         "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:N" or "mps".
 
-    Attention is global over the coarse positions of the block handed to :meth:`upsample`
-    and its normalisations use the block's statistics, so tiles differ slightly from the
-    whole plane (``tile_exact = False``); ``padding`` gives every tile 4 patches of context.
-    The output is computed in chunks of pixels (bounded memory for any block size).
+    Attention is global within a window and the normalisations use the window's
+    statistics, so tiles differ slightly from the whole plane (``tile_exact = False``);
+    :meth:`context` gives every tile a halo of 4 coarse positions.  Attention scores are
+    computed in chunks of pixels (bounded memory).
     """
 
     name = "jafar"
@@ -109,9 +120,15 @@ class JafarUpsampler(FeatureUpsampler):
         self,
         weights: str | os.PathLike[str] | None = None,
         backbone: str = "dinov2",
+        window: int | None = WINDOW,
         device: str = AUTO,
     ) -> None:
         self.backbone = parse_backbone(backbone)
+        if window is not None and (
+            isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1
+        ):
+            raise ValueError(f"jafar window must be a positive integer or None, got {window!r}")
+        self.window = None if window is None else int(window)
         self.spec = BACKBONES[self.backbone]
         self.n_features = self.spec.n_features
         self.device = str(device)
@@ -160,11 +177,26 @@ class JafarUpsampler(FeatureUpsampler):
 
         features, guide = self._validate(features, guide, factor)
         net = self.network
+        n, h, w = features.shape
+        out = np.empty((n, h * factor, w * factor), dtype=np.float32)
         with torch.inference_mode():
-            image = torch.from_numpy(guide)[None].to(self._device)
-            coarse = torch.from_numpy(features)[None].to(self._device)
-            out = net(image, coarse)[0]
-        return np.ascontiguousarray(out.float().cpu().numpy())
+            for (r0, r1, c0, c1), (i0, i1, j0, j1) in windows(h, w, self.window):
+                image = torch.from_numpy(
+                    np.ascontiguousarray(
+                        guide[:, r0 * factor : r1 * factor, c0 * factor : c1 * factor]
+                    )
+                )
+                coarse = torch.from_numpy(np.ascontiguousarray(features[:, r0:r1, c0:c1]))
+                up = net(image[None].to(self._device), coarse[None].to(self._device))[0]
+                core = up[
+                    :,
+                    (i0 - r0) * factor : (i1 - r0) * factor,
+                    (j0 - c0) * factor : (j1 - c0) * factor,
+                ]
+                out[:, i0 * factor : i1 * factor, j0 * factor : j1 * factor] = (
+                    core.float().cpu().numpy()
+                )
+        return out
 
     def _validate(
         self, features: np.ndarray, guide: np.ndarray, factor: int
@@ -202,8 +234,36 @@ class JafarUpsampler(FeatureUpsampler):
             np.ascontiguousarray(guide, dtype=np.float32),
         )
 
+    def context(self, factor: int) -> int:
+        """4 coarse positions of context at any pyramid level (at least ``padding``)."""
+        return max(int(self.padding), CONTEXT_PATCHES * int(factor))
+
     def get_options(self) -> dict[str, Any]:
-        return {"weights": self.weights, "backbone": self.backbone}
+        return {"weights": self.weights, "backbone": self.backbone, "window": self.window}
+
+
+def windows(
+    h: int, w: int, window: int | None
+) -> list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
+    """Attention windows over an ``h x w`` coarse grid: ``(context box, core box)`` pairs.
+
+    The cores (``window`` positions per side) tile the grid; each context adds up to
+    :data:`CONTEXT_PATCHES` positions around its core.  ``None``: one window, the grid.
+    """
+    if window is None or (h <= window and w <= window):
+        return [((0, h, 0, w), (0, h, 0, w))]
+    boxes = []
+    for i0 in range(0, h, window):
+        for j0 in range(0, w, window):
+            i1, j1 = min(i0 + window, h), min(j0 + window, w)
+            context = (
+                max(0, i0 - CONTEXT_PATCHES),
+                min(h, i1 + CONTEXT_PATCHES),
+                max(0, j0 - CONTEXT_PATCHES),
+                min(w, j1 + CONTEXT_PATCHES),
+            )
+            boxes.append((context, (i0, i1, j0, j1)))
+    return boxes
 
 
 @lru_cache(maxsize=2)
