@@ -124,7 +124,7 @@ def test_interior_equals_cropped_volume(z_scale):
     families = ("xy", "xz", "yz")
     plain = ProjectionExtractor(_Box(), families, z_scale)
     hooked = ProjectionExtractor(_BoxInterior(), families, z_scale)
-    assert plain.planewise and not hasattr(plain, "n_features")  # _Box does not say
+    assert plain.planewise and plain.n_features is None  # _Box does not say
     full = plain.extract_volume(vol)
     assert full.shape == (6, 9, 12, 14) and full.dtype == np.float32
     margin = (3, 2, 4)

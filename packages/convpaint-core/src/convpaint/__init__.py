@@ -14,6 +14,7 @@ from importlib.metadata import version as _version
 from .cancel import Cancelled
 from .extractor import ExtractorError, FeatureExtractor
 from .hookspecs import hookimpl, hookspec
+from .options import Option
 from .pyramid import upsample as upsample_bilinear
 from .registry import (
     ExtractorConflictError,
@@ -38,6 +39,7 @@ __all__ = [
     "FeatureExtractor",
     "FeatureUpsampler",
     "InsufficientMemoryError",
+    "Option",
     "Project",
     "Suggestion",
     "UpsamplerError",

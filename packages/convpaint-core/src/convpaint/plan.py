@@ -68,7 +68,7 @@ class TilePlanner:
     @property
     def planewise(self) -> bool:
         """Volumes are featurised plane by plane (multi-projection extractors)."""
-        return all(getattr(p.extractor, "planewise", False) for p in self.pipeline.parts)
+        return all(p.extractor.planewise for p in self.pipeline.parts)
 
     @property
     def margin(self) -> int:
@@ -83,7 +83,7 @@ class TilePlanner:
         total = 0
         for part in self.pipeline.parts:
             ex = part.extractor
-            per_call: Any = getattr(ex, "n_features", None)
+            per_call: Any = ex.n_features
             ok = isinstance(per_call, int) and per_call > 0
             calls = len(channel_groups(n_channels or 1, int(ex.n_input_channels)))
             total += (int(per_call) if ok else FALLBACK_FEATURES) * calls * len(part.scalings)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .cli_common import parse_options
+from .cli_common import extractor_options, parse_options
 
 HELP = "a folder of images annotated, trained and segmented together"
 DESCRIPTION = (
@@ -64,7 +64,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         args.dir,
         images=args.images,
         extractor=args.extractor,
-        options=parse_options(args.option),
+        options=extractor_options(args.extractor, args.option),
         axes=args.axes,
         class_names={k: str(v) for k, v in classes.items()},
         model=parse_options(args.model),

@@ -160,7 +160,7 @@ class ProjectionExtractor(FeatureExtractor):
 def base_features(ex: FeatureExtractor) -> int | None:
     """Features per call of a 2-D extractor when it says (``n_features`` or
     ``feature_names``), else None."""
-    n = getattr(ex, "n_features", None)
+    n = ex.n_features
     if isinstance(n, int) and n > 0:
         return n
     names = getattr(ex, "feature_names", None)

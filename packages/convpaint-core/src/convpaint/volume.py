@@ -5,8 +5,8 @@ with the depth of the stack: :func:`volume_tile` picks the tile edge from the
 depth, the feature count, the halos and the extractor's working memory.  The
 extractor then runs on Z slabs (:func:`extract_volume_at_scale`), each with
 ``padding`` planes of context, and only the voxels the caller keeps are
-returned (:meth:`FeatureExtractor.extract_volume_interior` when the extractor
-has it), so neither the Z halo nor the XY halo is held as features.  Interior
+returned (:meth:`FeatureExtractor.extract_volume_interior`, by default the crop of
+``extract_volume``), so neither the Z halo nor the XY halo is held as features.  Interior
 voxels lie ``padding`` or more from every cut, so the numbers equal those of
 featurising the whole padded volume at once.
 

@@ -59,10 +59,13 @@ def supports_device(extractor: str) -> bool:
     ones: vgg16, dinov2, uni, cellpose); combinations (``"a+b"``) and unknown names: no."""
     if "+" in extractor:
         return False
+    from convpaint import FeatureExtractor
     from convpaint.registry import get_registry
 
     try:
         factory = get_registry().spec(extractor).factory
+        if isinstance(factory, type) and issubclass(factory, FeatureExtractor):
+            return bool(factory.supports_device)
         params = inspect.signature(factory).parameters
     except Exception:  # not installed, a name conflict, or no inspectable signature
         return False
