@@ -218,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extractor", "-e", default="ilastik")
     p.set_defaults(func=cmd_demo)
 
+    from .cli_warm_up import add_parser as add_warm_up
+
+    add_warm_up(sub)
     add_project(sub)
     try:
         from .evaluation.cli import add_parser as add_evaluate
