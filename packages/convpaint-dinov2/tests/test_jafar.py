@@ -136,6 +136,8 @@ def test_windows_tile_the_grid_with_context():
                 r1 - i1 == CONTEXT_PATCHES or r1 == h
             )
         assert (cover == 1).all()
+    cores = [core for _, core in windows(36, 54, 32)]
+    assert {(i1 - i0, j1 - j0) for i0, i1, j0, j1 in cores} == {(18, 27)}  # balanced
 
 
 def test_each_window_is_its_context_upsampled():

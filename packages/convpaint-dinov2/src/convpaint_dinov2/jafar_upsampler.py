@@ -247,15 +247,14 @@ def windows(
 ) -> list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
     """Attention windows over an ``h x w`` coarse grid: ``(context box, core box)`` pairs.
 
-    The cores (``window`` positions per side) tile the grid; each context adds up to
-    :data:`CONTEXT_PATCHES` positions around its core.  ``None``: one window, the grid.
+    The cores (at most ``window`` positions per side, balanced) tile the grid; each
+    context adds up to :data:`CONTEXT_PATCHES` positions around its core.  ``None``: one window, the grid.
     """
     if window is None or (h <= window and w <= window):
         return [((0, h, 0, w), (0, h, 0, w))]
     boxes = []
-    for i0 in range(0, h, window):
-        for j0 in range(0, w, window):
-            i1, j1 = min(i0 + window, h), min(j0 + window, w)
+    for i0, i1 in _split(h, window):
+        for j0, j1 in _split(w, window):
             context = (
                 max(0, i0 - CONTEXT_PATCHES),
                 min(h, i1 + CONTEXT_PATCHES),
@@ -264,6 +263,13 @@ def windows(
             )
             boxes.append((context, (i0, i1, j0, j1)))
     return boxes
+
+
+def _split(n: int, window: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` ranges of at most ``window`` covering ``range(n)``, sizes balanced."""
+    parts = -(-n // window)
+    edges = [round(k * n / parts) for k in range(parts + 1)]
+    return list(zip(edges[:-1], edges[1:], strict=True))
 
 
 @lru_cache(maxsize=2)
