@@ -139,6 +139,12 @@ def info_lines(meta: dict[str, Any]) -> list[str]:
     for name in ex["names"]:
         opts = ", ".join(f"{k}={json.dumps(v)}" for k, v in ex["options"].get(name, {}).items())
         lines.append(f"  {name}: {opts or 'default options'} ({packages.get(name) or '?'})")
+    up = meta.get("upsampler")
+    if up:
+        opts = ", ".join(f"{k}={json.dumps(v)}" for k, v in up.get("options", {}).items())
+        lines.append(
+            f"upsampler     {up['name']}: {opts or 'default options'} ({up.get('package') or '?'})"
+        )
     scalings = meta.get("scalings")
     lines.append(
         f"settings      scalings {scalings or 'extractor default'}, normalize "

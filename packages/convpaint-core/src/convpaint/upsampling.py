@@ -96,4 +96,9 @@ class ModelUpsampling:
         meta = super()._metadata()  # type: ignore[misc]
         if self.upsampler is not None:
             meta["upsampler"] = upsampler_metadata(self.upsampler)
+            package = meta["upsampler"]["package"]
+            if package and "versions" in meta:
+                from .outputs import package_versions
+
+                meta["versions"] = {**meta["versions"], **package_versions([package])}
         return meta
