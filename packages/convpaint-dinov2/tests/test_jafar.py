@@ -367,3 +367,27 @@ def test_options_rebuild_the_same_upsampler():
         up.upsample(features, guide, 16), again.upsample(features, guide, 16)
     )
     assert "jafar" in repr(up) or "Jafar" in repr(up)
+
+
+@pytest.mark.slow
+def test_model_trains_segments_and_reloads_with_jafar(tmp_path):
+    import convpaint
+
+    rng = np.random.default_rng(0)
+    image = rng.random((40, 52, 3)).astype(np.float32)
+    image[:, :26] += 1.0
+    scribbles = np.zeros((40, 52), np.uint8)
+    scribbles[5:35, 5] = 1
+    scribbles[5:35, 45] = 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = convpaint.ConvpaintModel(
+            "dinov2", weights="random", upsampler="jafar", upsampler_options={"weights": "random"}
+        )
+        model.train(image, scribbles)
+        labels = model.segment(image)
+        model.save(tmp_path / "m.npz")
+        again = convpaint.load_model(tmp_path / "m.npz")
+        assert isinstance(again.upsampler, JafarUpsampler)
+        np.testing.assert_array_equal(again.segment(image), labels)
+    assert labels.shape == (40, 52) and set(np.unique(labels)) <= {1, 2}
