@@ -78,9 +78,12 @@ class Project:
         axes: str | None = None,
         class_names: Mapping[Any, str] | None = None,
         model: Mapping[str, Any] | None = None,
+        upsampler: str | None = None,
+        upsampler_options: Mapping[str, Any] | None = None,
     ) -> Project:
         """Create a project folder (refused when it is one already); the settings are
-        checked by building the model first, so nothing is written for bad ones."""
+        checked by building the model first, so nothing is written for bad ones.
+        ``upsampler`` (e.g. ``"guided"``) and its options go to ``[model]``."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise ValueError(f"{path} is a file, not a project folder")
@@ -91,7 +94,11 @@ class Project:
             "extractor": extractor,
             "axes": axes,
             "options": dict(options or {}),
-            "model": dict(model or {}),
+            "model": {
+                **dict(model or {}),
+                **({"upsampler": upsampler} if upsampler is not None else {}),
+                **({"upsampler_options": dict(upsampler_options)} if upsampler_options else {}),
+            },
             "classes": {str(k): v for k, v in (class_names or {}).items()},
         }
         settings = files.check_settings(settings, path / files.SETTINGS)

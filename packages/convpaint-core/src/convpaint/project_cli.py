@@ -31,6 +31,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument(
         "--model", action="append", metavar="KEY=VALUE", help="model setting, e.g. scalings=[1,2]"
     )
+    q.add_argument("--upsampler", metavar="NAME", help="patch features to pixels, e.g. guided")
+    q.add_argument(
+        "--upsampler-option", action="append", metavar="KEY=VALUE", help="upsampler option"
+    )
     q.add_argument(
         "--class", dest="classes", action="append", metavar="VALUE=NAME", help="e.g. 1=background"
     )
@@ -60,6 +64,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     from .project import Project
 
     classes = parse_options(args.classes)
+    up_options = parse_options(args.upsampler_option)
+    if up_options and not args.upsampler:
+        raise ValueError("--upsampler-option needs --upsampler NAME")
     project = Project.init(
         args.dir,
         images=args.images,
@@ -68,8 +75,11 @@ def cmd_init(args: argparse.Namespace) -> int:
         axes=args.axes,
         class_names={k: str(v) for k, v in classes.items()},
         model=parse_options(args.model),
+        upsampler=args.upsampler,
+        upsampler_options=up_options or None,
     )
-    print(f"created {project.path} ({len(project.names)} images, extractor {args.extractor})")
+    up = f", upsampler {args.upsampler}" if args.upsampler else ""
+    print(f"created {project.path} ({len(project.names)} images, extractor {args.extractor}{up})")
     return 0
 
 

@@ -44,6 +44,8 @@ MODEL_KEYS = (
     "downsample",
     "cache_bytes",
     "workers",
+    "upsampler",
+    "upsampler_options",
 )
 INSTANCE_KEYS = ("classes", "min_size", "split_touching")
 #: images up to this size (all together) are read into memory for training, so the
@@ -329,6 +331,9 @@ def check_settings(settings: dict[str, Any], where: Path) -> dict[str, Any]:
         raise ValueError(
             f"{where}: unknown [instances] setting(s) {bad} (known: {', '.join(INSTANCE_KEYS)})"
         )
+    from .upsampler_settings import check_upsampler_settings
+
+    check_upsampler_settings(out["model"], out["extractor"], where)
     from .class_names import check_class_names
 
     try:

@@ -1,0 +1,221 @@
+"""Projects with a feature upsampler: ``[model] upsampler`` / ``upsampler_options`` in
+project.toml, checked on load, used when the project trains; ``project init --upsampler``.
+
+A tiny patch extractor (``patch4``: 4x4 patch statistics, no torch) stands in for a ViT.
+"""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+import convpaint
+from convpaint import registry, upsampler_registry
+from convpaint.cli import main
+from convpaint.extractor import FeatureExtractor
+from convpaint.loading import load_model
+from convpaint.options import Option
+from convpaint.project import Project
+from convpaint.upsampler_settings import (
+    declared_upsampler_options,
+    extractor_patch_size,
+    takes_upsampler,
+)
+
+
+class Patch4(FeatureExtractor):
+    """Mean, max and min of each 4x4 patch: one feature vector per patch."""
+
+    name = "patch4"
+    description = "4x4 patch statistics (tests)"
+    patch_size = 4
+    padding = 0
+
+    def extract(self, plane: np.ndarray) -> np.ndarray:
+        c, h, w = plane.shape
+        blocks = plane.reshape(c, h // 4, 4, w // 4, 4)
+        stats = [blocks.mean(axis=(2, 4)), blocks.max(axis=(2, 4)), blocks.min(axis=(2, 4))]
+        return np.concatenate(stats).astype(np.float32)
+
+
+class Nearest(convpaint.FeatureUpsampler):
+    """Each patch's features repeated over its pixels, times ``gain`` (declares a schema)."""
+
+    name = "nearest-test"
+    description = "nearest-neighbour patch features (tests)"
+    options = (Option("gain", "int", 1, "feature multiplier", minimum=1, maximum=3),)
+
+    def __init__(self, gain: int = 1) -> None:
+        self.gain = int(gain)
+
+    def upsample(self, features, guide, factor):
+        return self.gain * features.repeat(factor, axis=1).repeat(factor, axis=2)
+
+    def get_options(self):
+        return {"gain": self.gain}
+
+
+def _plugin(hook: str, items: list) -> types.ModuleType:
+    mod = types.ModuleType(f"cp_test_{hook}")
+
+    @convpaint.hookimpl
+    def impl():
+        return items
+
+    impl.__name__ = hook
+    setattr(mod, hook, impl)
+    return mod
+
+
+@pytest.fixture
+def patch4(monkeypatch: pytest.MonkeyPatch) -> str:
+    """``patch4`` and ``nearest-test`` registered in fresh registries (forgotten afterwards)."""
+    monkeypatch.setattr(registry, "_REGISTRY", None)
+    registry.get_registry().register(_plugin("convpaint_extractors", [Patch4]), "convpaint-tests")
+    monkeypatch.setattr(upsampler_registry, "_REGISTRY", None)
+    ups = upsampler_registry.get_upsampler_registry()
+    ups.register(_plugin("convpaint_upsamplers", [Nearest]), "convpaint-tests")
+    return "patch4"
+
+
+def _images(folder: Path, n: int = 2, shape=(48, 64)) -> list[np.ndarray]:
+    folder.mkdir(exist_ok=True)
+    truths = []
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    for i in range(n):
+        rng = np.random.default_rng(i)
+        truth = np.where((yy - 20 - 3 * i) ** 2 + (xx - 30) ** 2 < 13**2, 2, 1).astype(np.uint8)
+        image = np.where(truth == 2, 0.8, 0.2) + rng.normal(0, 0.05, shape)
+        tifffile.imwrite(folder / f"im{i}.tif", image.astype(np.float32))
+        truths.append(truth)
+    return truths
+
+
+def _annotate(project: Project, truths: list[np.ndarray]) -> None:
+    for i, truth in enumerate(truths):
+        ann = np.zeros_like(truth)
+        ann[::5, ::5] = truth[::5, ::5]
+        project.save_annotations(f"im{i}", ann)
+
+
+def _set_model_settings(project: Project, **model) -> None:
+    settings = dict(project.settings)
+    settings["model"] = {**settings["model"], **model}
+    project.save_settings(settings)
+
+
+def test_patch_sizes_are_read_without_building(patch4):
+    assert extractor_patch_size("patch4") == 4 and takes_upsampler("patch4") is True
+    assert takes_upsampler("raw") is False
+    assert extractor_patch_size("raw+patch4") == 4  # a part with patches is enough
+    assert takes_upsampler("not-installed") is None
+    assert declared_upsampler_options("nearest-test") == Nearest.options
+    assert declared_upsampler_options("guided") is None  # no schema: its constructor checks
+
+
+def test_project_trains_with_its_upsampler(patch4, tmp_path):
+    truths = _images(tmp_path / "src")
+    project = Project.init(
+        tmp_path / "proj",
+        images=str(tmp_path / "src" / "*.tif"),
+        extractor="patch4",
+        model={"n_estimators": 10},
+        upsampler="guided",
+        upsampler_options={"radius": 2},
+    )
+    text = project.settings_path.read_text()
+    assert 'upsampler = "guided"' in text and "radius = 2" in text
+    reopened = Project(project.path)
+    assert reopened.settings["model"]["upsampler_options"] == {"radius": 2}
+
+    _annotate(reopened, truths)
+    model = reopened.train()
+    assert model.upsampler.name == "guided" and model.upsampler.radius == 2
+    saved = load_model(reopened.model_path)
+    assert saved.upsampler.name == "guided" and saved.upsampler.get_options()["radius"] == 2
+    assert reopened.segment() and not reopened.needs_training
+
+    # another upsampler (or none) is another model: training is due again
+    _set_model_settings(reopened, upsampler="nearest-test", upsampler_options={"gain": 2})
+    assert Project(project.path).needs_training
+    model = Project(project.path).train()
+    assert model.upsampler.name == "nearest-test" and model.upsampler.gain == 2
+
+
+def test_project_features_are_the_upsamplers(patch4, tmp_path):
+    """The trained model's features are those of ConvpaintModel(..., upsampler=...)."""
+    truths = _images(tmp_path / "src", n=1)
+    kwargs = {"upsampler": "nearest-test", "upsampler_options": {"gain": 3}}
+    project = Project.init(
+        tmp_path / "proj", images=str(tmp_path / "src" / "*.tif"), extractor="patch4", **kwargs
+    )
+    _annotate(project, truths)
+    image = tifffile.imread(tmp_path / "src" / "im0.tif")
+    got = project.train().compute_features(image)
+    want = convpaint.ConvpaintModel("patch4", **kwargs).compute_features(image)
+    plain = convpaint.ConvpaintModel("patch4").compute_features(image)
+    np.testing.assert_array_equal(got, want)
+    assert not np.allclose(got, plain)
+
+
+@pytest.mark.parametrize(
+    ("model", "pattern"),
+    [
+        (
+            {"upsampler": "nope"},
+            r"\[model\] upsampler 'nope' is not installed \(installed: .*guided",
+        ),
+        ({"upsampler": 3}, r"upsampler must be an upsampler name.*got 3"),
+        ({"upsampler_options": {"radius": 2}}, r"upsampler_options given without an upsampler"),
+        ({"upsampler": "guided", "upsampler_options": 2}, r"upsampler_options must be a table"),
+        (
+            {"upsampler": "nearest-test", "upsampler_options": {"gain": 9}},
+            r"upsampler_options: .*'gain'.*1\.\.3",
+        ),
+        (
+            {"upsampler": "nearest-test", "upsampler_options": {"scale": 2}},
+            r"upsampler_options: .*'scale'",
+        ),
+    ],
+)
+def test_bad_upsampler_settings_are_refused_on_load(patch4, tmp_path, model, pattern):
+    project = Project.init(tmp_path / "proj", extractor="patch4")
+    text = project.settings_path.read_text()
+    import tomli_w
+
+    table = tomli_w.dumps({"model": model})
+    project.settings_path.write_text(text.replace("[model]\n", "") + "\n" + table)
+    with pytest.raises(ValueError, match=pattern) as err:
+        Project(project.path)
+    assert "project.toml" in str(err.value)
+
+
+def test_an_upsampler_needs_patch_features(patch4, tmp_path):
+    with pytest.raises(ValueError, match=r"'raw' has none"):
+        Project.init(tmp_path / "proj", extractor="raw", upsampler="guided")
+    assert not (tmp_path / "proj" / "project.toml").exists()
+    project = Project.init(tmp_path / "ok", extractor="raw")
+    with pytest.raises(ValueError, match=r"upsampler 'guided' applies to extractors with patch"):
+        _set_model_settings(project, upsampler="guided")
+
+
+def test_cli_init_with_upsampler(patch4, tmp_path, capsys):
+    _images(tmp_path / "src", n=1)
+    images = str(tmp_path / "src" / "*.tif")
+    args = ["project", "init", str(tmp_path / "proj"), "--images", images, "-e", "patch4"]
+    assert main([*args, "--upsampler", "guided", "--upsampler-option", "radius=3"]) == 0
+    assert "upsampler guided" in capsys.readouterr().out
+    model = Project(tmp_path / "proj").settings["model"]
+    assert model == {"upsampler": "guided", "upsampler_options": {"radius": 3}}
+
+    bad = ["project", "init", str(tmp_path / "bad"), "-e", "patch4", "--upsampler", "nope"]
+    assert main(bad) == 2
+    assert "'nope' is not installed" in capsys.readouterr().err
+    assert not (tmp_path / "bad" / "project.toml").exists()
+    lone = ["project", "init", str(tmp_path / "lone"), "--upsampler-option", "radius=3"]
+    assert main(lone) == 2
+    assert "--upsampler-option needs --upsampler" in capsys.readouterr().err
