@@ -40,7 +40,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "-e",
         action="append",
         metavar="NAME[:K=V,...]",
-        help="extractor to evaluate (repeatable), e.g. raw, ilastik, vgg16:weights=random",
+        help="extractor to evaluate (repeatable), e.g. raw, ilastik, vgg16:weights=random; "
+        "upsampler=NAME and upsampler.K=V give it a feature upsampler, e.g. "
+        "dinov2:weights=random,upsampler=guided,upsampler.radius=2",
     )
     p.add_argument(
         "--extractor-option",
@@ -123,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
                 retry_failed=args.retry_failed,
                 progress=not args.no_progress,
             )
-        except (ValueError, TypeError, KeyError) as exc:  # bad extractor name/options, settings
+        except (ValueError, TypeError, KeyError, OSError) as exc:  # bad names/options, settings
             print(f"convpaint evaluate: {exc}", file=sys.stderr)
             return 2
     summary, figure = write_report(args.output, args.figure, args.title)
