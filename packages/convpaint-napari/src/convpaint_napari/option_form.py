@@ -7,6 +7,8 @@ check box, ``int``/``float`` with both bounds -> a spin box, choices -> a combo 
 numbers and text) -> a line edit checked by the schema. Run settings
 (``stored=False``, e.g. ``device``) are left to the widget (the device dropdown).
 A combination (``"vgg16+ilastik"``) gets the fields of every part, labelled by part.
+An upsampler that declares an ``options`` schema gets its fields the same way
+(:class:`UpsamplerOptions`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from qtpy.QtWidgets import (
 from convpaint.extractor import declared_options
 from convpaint.options import Option, OptionError, check_value
 from convpaint.registry import get_registry
+from convpaint.upsampler_settings import declared_upsampler_options
 
 DEFAULT_TEXT = "(default)"  # the combo entry of an option whose default is None
 
@@ -211,3 +214,55 @@ class ExtractorOptions(QWidget):
             if given:
                 rest[part] = given
         return rest
+
+
+class UpsamplerOptions(QWidget):
+    """The fields of the options an upsampler declares (an ``options`` tuple of
+    :class:`convpaint.Option` on its class); none for one without a schema."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._form = QFormLayout(self)
+        self._form.setContentsMargins(0, 0, 0, 0)
+        self.upsampler: str | None = None
+        self.schema: tuple[Option, ...] | None = None
+        self.fields: dict[str, OptionField] = {}
+        self.setVisible(False)  # bilinear: no fields
+
+    def set_upsampler(self, name: str | None) -> None:
+        """Rebuild the fields for upsampler ``name`` (None: bilinear, no fields)."""
+        if name == self.upsampler:
+            return
+        while self._form.rowCount():
+            self._form.removeRow(0)
+        self.upsampler, self.fields = name, {}
+        self.schema = declared_upsampler_options(name) if name else None
+        for opt in self.schema or ():
+            if not opt.stored:
+                continue  # run settings are not the model's
+            f = OptionField(opt, f"upsampler {name!r}", self.changed.emit, self)
+            self.fields[opt.name] = f
+            self._form.addRow(f"{name}: {opt.name}".replace("_", " ").capitalize(), f.widget)
+        self.setVisible(bool(self.fields))
+
+    def values(self) -> dict[str, Any]:
+        """The options whose field differs from the default; ``ValueError`` naming the
+        option when a field holds something the schema refuses."""
+        out = {}
+        for name, f in self.fields.items():
+            try:
+                value = f.value()
+            except OptionError as exc:
+                raise ValueError(str(exc)) from None
+            if value != _default(f.opt):
+                out[name] = value
+        return out
+
+    def set_values(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Fill the fields (missing ones: defaults); returns the options without a field."""
+        given = dict(options)
+        for name, f in self.fields.items():
+            f.set_value(given.pop(name, f.opt.default))
+        return given

@@ -1,7 +1,9 @@
 """The model options form: extractor and its options, normalisation, random forest.
 
 The extractor's fields come from the schema it declares (:mod:`.option_form`); an
-extractor without one gets a free ``name=value; …`` field.
+extractor without one gets a free ``name=value; …`` field.  The upsampler dropdown
+(bilinear or any installed upsampler) is enabled for extractors with patch features
+(``patch_size > 1``, read from the extractor's class: nothing is built).
 
 :class:`ModelSettings` is the form's value (plain data, no Qt); it builds a
 :class:`convpaint.ConvpaintModel` and is read back from a loaded one.
@@ -13,16 +15,19 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from qtpy.QtCore import Signal
+from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QSpinBox, QWidget
 
 import convpaint
 from convpaint.options import OptionError, validate
+from convpaint.upsampler_settings import takes_upsampler, upsampler_description
 
-from .option_form import ExtractorOptions
+from .option_form import ExtractorOptions, UpsamplerOptions
 
 DEFAULT_EXTRACTOR = "ilastik"  # offline, no weights
 NORMALIZE = ("image", "stack", "none")
+BILINEAR = "bilinear"  # the upsampler entry for None: the core's bilinear upsampling
+BILINEAR_HELP = "bilinear upsampling of patch features (the default)"
 
 
 @dataclass
@@ -40,6 +45,8 @@ class ModelSettings:
     seed: int = 0
     downsample: int = 1
     device: str | None = None  # a run setting (extractors' ``device=``), never stored
+    upsampler: str | None = None  # None: bilinear
+    upsampler_options: dict[str, Any] = field(default_factory=dict)
 
     def build(self) -> convpaint.ConvpaintModel:
         options = dict(self.options)
@@ -54,12 +61,15 @@ class ModelSettings:
             max_depth=self.max_depth,
             seed=self.seed,
             downsample=self.downsample,
+            upsampler=self.upsampler,
+            upsampler_options=dict(self.upsampler_options) if self.upsampler else None,
             **options,
         )
 
     @classmethod
     def from_model(cls, model: convpaint.ConvpaintModel) -> ModelSettings:
         params = model.classifier.get_params()
+        up = getattr(model, "upsampler", None)
         return cls(
             extractor=model.extractor.name,
             options=dict(model.extractor.get_options()),
@@ -70,6 +80,8 @@ class ModelSettings:
             max_depth=params.get("max_depth"),
             seed=int(params.get("random_state") or 0),
             downsample=int(getattr(model, "downsample", 1)),
+            upsampler=up.name if up is not None else None,
+            upsampler_options=dict(up.get_options()) if up is not None else {},
         )
 
 
@@ -122,6 +134,13 @@ class OptionsForm(QWidget):
         )
         self.scalings = QLineEdit(placeholderText="extractor default")
         self.scalings.setToolTip("pyramid downscaling factors, e.g. 1, 2, 4")
+        self.upsampler = QComboBox()
+        self.upsampler.addItem(BILINEAR, None)
+        self.upsampler.setItemData(0, BILINEAR_HELP, Qt.ItemDataRole.ToolTipRole)
+        for name in convpaint.list_upsamplers():
+            self._add_upsampler(name)
+        self.upsampler_options = UpsamplerOptions()  # fields of a declared schema
+        self._upsampler_rest: dict[str, Any] = {}  # options of a loaded model without a field
         self.normalize = QComboBox()
         self.normalize.addItems(NORMALIZE)
         self.volumetric = QCheckBox("3-D features for Z stacks")
@@ -135,6 +154,8 @@ class OptionsForm(QWidget):
         form.addRow("Extractor", self.extractor)
         form.addRow(self.extractor_options)
         form.addRow("Options", self.options)
+        form.addRow("Upsampler", self.upsampler)
+        form.addRow(self.upsampler_options)
         form.addRow("Scalings", self.scalings)
         form.addRow("Normalise", self.normalize)
         form.addRow("", self.volumetric)
@@ -146,6 +167,9 @@ class OptionsForm(QWidget):
             ModelSettings(DEFAULT_EXTRACTOR if DEFAULT_EXTRACTOR in names else (names or [""])[0])
         )
         self.extractor.currentTextChanged.connect(self._show_extractor_options)
+        self.upsampler.currentIndexChanged.connect(self._upsampler_chosen)
+        self.upsampler.currentIndexChanged.connect(self.changed)
+        self.upsampler_options.changed.connect(self.changed)
         self.extractor_options.changed.connect(self.changed)
         self.options.textChanged.connect(self._show_free_text)
         for edit in (self.options, self.scalings):
@@ -159,6 +183,45 @@ class OptionsForm(QWidget):
     def _show_extractor_options(self) -> None:
         self.extractor_options.set_extractor(self.extractor.currentText())
         self._show_free_text()
+        self._enable_upsampler()
+
+    def _add_upsampler(self, name: str) -> None:
+        self.upsampler.addItem(name, name)
+        tip = upsampler_description(name) or f"upsampler {name!r}"
+        self.upsampler.setItemData(self.upsampler.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+
+    def _enable_upsampler(self) -> None:
+        """Enabled for extractors with patch features (or that cannot be told apart
+        without building them); otherwise bilinear, with the reason as tooltip."""
+        name = self.extractor.currentText()
+        enabled = takes_upsampler(name) is not False
+        if not enabled:
+            self.upsampler.setCurrentIndex(0)
+        self.upsampler.setEnabled(enabled)
+        self._upsampler_tooltip()
+
+    def _upsampler_tooltip(self) -> None:
+        if not self.upsampler.isEnabled():
+            tip = (
+                f"{self.extractor.currentText()!r} has per-pixel features (patch_size 1): "
+                "upsamplers apply to patch features (ViTs such as dinov2)"
+            )
+        else:
+            tip = self.upsampler.itemData(
+                self.upsampler.currentIndex(), Qt.ItemDataRole.ToolTipRole
+            )
+        self.upsampler.setToolTip(f"patch features to pixels: {tip}")
+
+    def _upsampler_chosen(self) -> None:
+        self.upsampler_options.set_upsampler(self.upsampler.currentData())
+        self._upsampler_rest = {}
+        self._upsampler_tooltip()
+
+    def _upsampler_settings(self) -> tuple[str | None, dict[str, Any]]:
+        name = self.upsampler.currentData() if self.upsampler.isEnabled() else None
+        if name is None:
+            return None, {}
+        return name, {**self._upsampler_rest, **self.upsampler_options.values()}
 
     def _show_free_text(self) -> None:
         """The free field: for extractors without a schema (or when it holds something)."""
@@ -190,6 +253,7 @@ class OptionsForm(QWidget):
 
     def settings(self) -> ModelSettings:
         """The form's value; raises ``ValueError`` naming a badly filled field."""
+        upsampler, upsampler_options = self._upsampler_settings()
         return ModelSettings(
             extractor=self.extractor.currentText(),
             options=self._extractor_options(),
@@ -199,6 +263,8 @@ class OptionsForm(QWidget):
             n_estimators=self.n_estimators.value(),
             max_depth=self.max_depth.value() or None,
             seed=self.seed.value(),
+            upsampler=upsampler,
+            upsampler_options=upsampler_options,
         )
 
     def set_settings(self, s: ModelSettings) -> None:
@@ -215,6 +281,12 @@ class OptionsForm(QWidget):
             free = rest if combined else rest.get(s.extractor, {})
             self.options.setText(format_options(free))
             self._show_free_text()
+            self._enable_upsampler()
+            if s.upsampler is not None and self.upsampler.findData(s.upsampler) < 0:
+                self._add_upsampler(s.upsampler)
+            self.upsampler.setCurrentIndex(max(self.upsampler.findData(s.upsampler), 0))
+            self._upsampler_chosen()
+            self._upsampler_rest = self.upsampler_options.set_values(s.upsampler_options)
             self.scalings.setText(", ".join(str(v) for v in s.scalings) if s.scalings else "")
             self.normalize.setCurrentText(s.normalize)
             self.volumetric.setChecked(s.volumetric)
