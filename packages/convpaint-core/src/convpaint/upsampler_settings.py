@@ -24,21 +24,17 @@ __all__ = [
 ]
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def extractor_patch_size(extractor: str) -> int | None:
     """The largest ``patch_size`` the parts of ``extractor`` (``"vgg16+dinov2"``) declare
     on their classes; None when a part is not installed or its factory is not a class."""
-    sizes = []
+    sizes: list[int] = []
     for part in extractor.split("+") if extractor else []:
         try:
             factory = get_registry().spec(part.strip()).factory
         except Exception:  # not installed, or two packages claim the name
             return None
         size = getattr(factory, "patch_size", None) if isinstance(factory, type) else None
-        if not _is_int(size):
+        if not isinstance(size, int) or isinstance(size, bool):
             return None
         sizes.append(size)
     return max(sizes) if sizes else None
