@@ -1,7 +1,7 @@
 """``convpaint evaluate`` with feature upsamplers: ``upsampler=NAME`` and ``upsampler.K=V`` in
 an extractor spec, labels, the CSV's options, up-front errors (issue 19, item 2).
 
-A tiny patch extractor (``evpatch4``: 4x4 patch means and ranges, no torch) stands in for a ViT.
+A tiny patch extractor (``patch4``: 4x4 patch statistics, no torch) stands in for a ViT.
 """
 
 from __future__ import annotations
@@ -9,49 +9,24 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
 
-import convpaint
-from convpaint import registry
 from convpaint.evaluation import evaluate, make_extractor_runs, open_dataset
 from convpaint.evaluation.cli import add_parser
 from convpaint.evaluation.extractor_runs import default_model_factory, upsampler_label
-from convpaint.extractor import FeatureExtractor
-
-
-class EvPatch4(FeatureExtractor):
-    """Mean and range of each 4x4 patch: one feature vector per patch, like a ViT."""
-
-    name = "evpatch4"
-    description = "4x4 patch statistics (evaluation tests)"
-    patch_size = 4
-    padding = 0
-
-    def extract(self, plane: np.ndarray) -> np.ndarray:
-        c, h, w = plane.shape
-        blocks = plane.reshape(c, h // 4, 4, w // 4, 4)
-        stats = [blocks.mean(axis=(2, 4)), blocks.max(axis=(2, 4)) - blocks.min(axis=(2, 4))]
-        return np.concatenate(stats).astype(np.float32)
+from convpaint.testing import PatchStats, registered
 
 
 @pytest.fixture
-def evpatch4(monkeypatch: pytest.MonkeyPatch) -> str:
-    """``evpatch4`` registered in a fresh extractor registry (forgotten afterwards)."""
-    monkeypatch.setattr(registry, "_REGISTRY", None)
-    plugin = types.ModuleType("cp_test_evpatch4")
-
-    @convpaint.hookimpl
-    def convpaint_extractors():
-        return [EvPatch4]
-
-    plugin.convpaint_extractors = convpaint_extractors  # type: ignore[attr-defined]
-    registry.get_registry().register(plugin, "convpaint-tests")
-    return "evpatch4"
+def patch4() -> Iterator[str]:
+    """``patch4`` (4x4 patch statistics, like a ViT) registered for the test."""
+    with registered(extractors=[PatchStats]):
+        yield "patch4"
 
 
 @pytest.fixture
@@ -114,8 +89,8 @@ def test_spec_errors(spec: str, match: str) -> None:
         make_extractor_runs([spec])
 
 
-def test_guided_vs_bilinear_interleaved(evpatch4: str, disks_dataset: Path, tmp_path: Path) -> None:
-    runs = make_extractor_runs([evpatch4, f"{evpatch4}:upsampler=guided,upsampler.eps=0.001"])
+def test_guided_vs_bilinear_interleaved(patch4: str, disks_dataset: Path, tmp_path: Path) -> None:
+    runs = make_extractor_runs([patch4, f"{patch4}:upsampler=guided,upsampler.eps=0.001"])
     factory = default_model_factory(runs)
     assert factory(runs[0], 0).upsampler is None
     up = factory(runs[1], 0).upsampler
@@ -136,7 +111,7 @@ def test_guided_vs_bilinear_interleaved(evpatch4: str, disks_dataset: Path, tmp_
 
 
 def test_cli_upsampler_errors_before_any_row(
-    evpatch4: str, disks_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    patch4: str, disks_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     parser = argparse.ArgumentParser(prog="convpaint")
     add_parser(parser.add_subparsers(dest="command"))
@@ -149,11 +124,11 @@ def test_cli_upsampler_errors_before_any_row(
     assert run("raw:upsampler=guided", tmp_path / "a") == 2  # raw has no patch features
     assert "patch" in capsys.readouterr().err
     assert not (tmp_path / "a" / "results.csv").exists()
-    assert run(f"{evpatch4}:upsampler=no-such-upsampler", tmp_path / "b") == 2
+    assert run(f"{patch4}:upsampler=no-such-upsampler", tmp_path / "b") == 2
     assert "no-such-upsampler" in capsys.readouterr().err
-    assert run(f"{evpatch4}:upsampler=guided,upsampler.radius=99", tmp_path / "c") == 2
+    assert run(f"{patch4}:upsampler=guided,upsampler.radius=99", tmp_path / "c") == 2
     assert "radius" in capsys.readouterr().err
-    assert run(f"{evpatch4}:upsampler=guided", tmp_path / "d") == 0
+    assert run(f"{patch4}:upsampler=guided", tmp_path / "d") == 0
     with (tmp_path / "d" / "results.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert rows and {r["extractor"] for r in rows} == {f"{evpatch4} + guided"}
+    assert rows and {r["extractor"] for r in rows} == {f"{patch4} + guided"}

@@ -6,7 +6,7 @@ A tiny patch extractor (``patch4``: 4x4 patch statistics, no torch) stands in fo
 
 from __future__ import annotations
 
-import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +14,10 @@ import pytest
 import tifffile
 
 import convpaint
-from convpaint import registry, upsampler_registry
 from convpaint.cli import main
-from convpaint.extractor import FeatureExtractor
 from convpaint.loading import load_model
-from convpaint.options import Option
 from convpaint.project import Project
+from convpaint.testing import NearestPatches, PatchStats, registered
 from convpaint.upsampler_settings import (
     declared_upsampler_options,
     extractor_patch_size,
@@ -27,59 +25,11 @@ from convpaint.upsampler_settings import (
 )
 
 
-class Patch4(FeatureExtractor):
-    """Mean, max and min of each 4x4 patch: one feature vector per patch."""
-
-    name = "patch4"
-    description = "4x4 patch statistics (tests)"
-    patch_size = 4
-    padding = 0
-
-    def extract(self, plane: np.ndarray) -> np.ndarray:
-        c, h, w = plane.shape
-        blocks = plane.reshape(c, h // 4, 4, w // 4, 4)
-        stats = [blocks.mean(axis=(2, 4)), blocks.max(axis=(2, 4)), blocks.min(axis=(2, 4))]
-        return np.concatenate(stats).astype(np.float32)
-
-
-class Nearest(convpaint.FeatureUpsampler):
-    """Each patch's features repeated over its pixels, times ``gain`` (declares a schema)."""
-
-    name = "nearest-test"
-    description = "nearest-neighbour patch features (tests)"
-    options = (Option("gain", "int", 1, "feature multiplier", minimum=1, maximum=3),)
-
-    def __init__(self, gain: int = 1) -> None:
-        self.gain = int(gain)
-
-    def upsample(self, features, guide, factor):
-        return self.gain * features.repeat(factor, axis=1).repeat(factor, axis=2)
-
-    def get_options(self):
-        return {"gain": self.gain}
-
-
-def _plugin(hook: str, items: list) -> types.ModuleType:
-    mod = types.ModuleType(f"cp_test_{hook}")
-
-    @convpaint.hookimpl
-    def impl():
-        return items
-
-    impl.__name__ = hook
-    setattr(mod, hook, impl)
-    return mod
-
-
 @pytest.fixture
-def patch4(monkeypatch: pytest.MonkeyPatch) -> str:
+def patch4() -> Iterator[str]:
     """``patch4`` and ``nearest-test`` registered in fresh registries (forgotten afterwards)."""
-    monkeypatch.setattr(registry, "_REGISTRY", None)
-    registry.get_registry().register(_plugin("convpaint_extractors", [Patch4]), "convpaint-tests")
-    monkeypatch.setattr(upsampler_registry, "_REGISTRY", None)
-    ups = upsampler_registry.get_upsampler_registry()
-    ups.register(_plugin("convpaint_upsamplers", [Nearest]), "convpaint-tests")
-    return "patch4"
+    with registered(extractors=[PatchStats], upsamplers=[NearestPatches]):
+        yield "patch4"
 
 
 def _images(folder: Path, n: int = 2, shape=(48, 64)) -> list[np.ndarray]:
@@ -113,7 +63,7 @@ def test_patch_sizes_are_read_without_building(patch4):
     assert takes_upsampler("raw") is False
     assert extractor_patch_size("raw+patch4") == 4  # a part with patches is enough
     assert takes_upsampler("not-installed") is None
-    assert declared_upsampler_options("nearest-test") == Nearest.options
+    assert declared_upsampler_options("nearest-test") == NearestPatches.options
     assert declared_upsampler_options("guided") is None  # no schema: its constructor checks
 
 

@@ -8,48 +8,26 @@ from __future__ import annotations
 import json
 import types
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import convpaint
-from convpaint import builtin_upsamplers, registry, upsampler_registry
+from convpaint import builtin_upsamplers, upsampler_registry
 from convpaint.builtin_upsamplers import GuidedUpsampler, _box
-from convpaint.extractor import FeatureExtractor
 from convpaint.features import FeaturePipeline
 from convpaint.model_file import ModelFileError
 from convpaint.pyramid import downscale, upsample
-
-
-class Patch4(FeatureExtractor):
-    """Mean, max and min of each 4x4 patch: one feature vector per patch, like a ViT."""
-
-    name = "patch4"
-    description = "4x4 patch statistics (tests)"
-    patch_size = 4
-    padding = 0
-
-    def extract(self, plane: np.ndarray) -> np.ndarray:
-        c, h, w = plane.shape
-        blocks = plane.reshape(c, h // 4, 4, w // 4, 4)
-        stats = [blocks.mean(axis=(2, 4)), blocks.max(axis=(2, 4)), blocks.min(axis=(2, 4))]
-        return np.concatenate(stats).astype(np.float32)
+from convpaint.testing import PatchStats, registered
 
 
 @pytest.fixture
-def patch4(monkeypatch: pytest.MonkeyPatch) -> str:
+def patch4() -> Iterator[str]:
     """``patch4`` registered in a fresh extractor registry (forgotten afterwards)."""
-    monkeypatch.setattr(registry, "_REGISTRY", None)
-    plugin = types.ModuleType("cp_test_patch4")
-
-    @convpaint.hookimpl
-    def convpaint_extractors():
-        return [Patch4]
-
-    plugin.convpaint_extractors = convpaint_extractors  # type: ignore[attr-defined]
-    registry.get_registry().register(plugin, "convpaint-tests")
-    return "patch4"
+    with registered(extractors=[PatchStats]):
+        yield "patch4"
 
 
 def cells_image(shape=(72, 88), seed=0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -391,8 +369,8 @@ UPSAMPLER_FAULTS = {
     ),
     "returns_none": (lambda: plugin_returning(lambda: None), r"returned None; expected a list"),
     "returns_extractor": (
-        lambda: plugin_returning(lambda: [Patch4]),
-        r"Patch4'> is not a FeatureUpsampler subclass",
+        lambda: plugin_returning(lambda: [PatchStats]),
+        r"PatchStats'> is not a FeatureUpsampler subclass",
     ),
     "bad_name": (
         lambda: plugin_returning(lambda: [type("N", (Broken,), {"name": "a+b"})]),

@@ -2,8 +2,6 @@
 extractors with patch features (read from the class, nothing built), its options, and the
 settings round trip through a model with an upsampler."""
 
-import types
-
 import numpy as np
 import pytest
 from helpers import disk_image
@@ -11,54 +9,9 @@ from helpers import scribbles as scribbles_for
 from qtpy.QtCore import Qt
 
 import convpaint
-from convpaint import registry, upsampler_registry
-from convpaint.extractor import FeatureExtractor
-from convpaint.options import Option
+from convpaint import upsampler_registry
+from convpaint.testing import NearestPatches, PatchStats, registered
 from convpaint_napari.options import BILINEAR, ModelSettings, OptionsForm
-
-
-class Patch4(FeatureExtractor):
-    """Mean, max and min of each 4x4 patch: one feature vector per patch, like a ViT."""
-
-    name = "patch4"
-    description = "4x4 patch statistics (tests)"
-    patch_size = 4
-    padding = 0
-
-    def extract(self, plane: np.ndarray) -> np.ndarray:
-        c, h, w = plane.shape
-        blocks = plane.reshape(c, h // 4, 4, w // 4, 4)
-        stats = [blocks.mean(axis=(2, 4)), blocks.max(axis=(2, 4)), blocks.min(axis=(2, 4))]
-        return np.concatenate(stats).astype(np.float32)
-
-
-class Nearest(convpaint.FeatureUpsampler):
-    """Patch features repeated over their pixels, times ``gain`` (declares a schema)."""
-
-    name = "nearest-test"
-    description = "nearest-neighbour patch features (tests)"
-    options = (Option("gain", "int", 1, "feature multiplier", minimum=1, maximum=3),)
-
-    def __init__(self, gain: int = 1) -> None:
-        self.gain = int(gain)
-
-    def upsample(self, features, guide, factor):
-        return self.gain * features.repeat(factor, axis=1).repeat(factor, axis=2)
-
-    def get_options(self):
-        return {"gain": self.gain}
-
-
-def _plugin(hook, items):
-    mod = types.ModuleType(f"cp_test_{hook}")
-
-    @convpaint.hookimpl
-    def impl():
-        return items
-
-    impl.__name__ = hook
-    setattr(mod, hook, impl)
-    return mod
 
 
 @pytest.fixture
@@ -69,16 +22,12 @@ def form(qtbot):
 
 
 @pytest.fixture
-def patch_form(qtbot, monkeypatch):
+def patch_form(qtbot):
     """A form made after ``patch4`` and ``nearest-test`` were registered (forgotten after)."""
-    monkeypatch.setattr(registry, "_REGISTRY", None)
-    registry.get_registry().register(_plugin("convpaint_extractors", [Patch4]), "convpaint-tests")
-    monkeypatch.setattr(upsampler_registry, "_REGISTRY", None)
-    ups = upsampler_registry.get_upsampler_registry()
-    ups.register(_plugin("convpaint_upsamplers", [Nearest]), "convpaint-tests")
-    f = OptionsForm()
-    qtbot.addWidget(f)
-    return f
+    with registered(extractors=[PatchStats], upsamplers=[NearestPatches]):
+        f = OptionsForm()
+        qtbot.addWidget(f)
+        yield f
 
 
 def items(form):

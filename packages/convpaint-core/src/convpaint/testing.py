@@ -39,9 +39,21 @@ from .conformance import Problem, Subject, fail
 from .extractor import FeatureExtractor
 from .hookspecs import ENTRY_POINT_GROUP
 from .registry import get_registry
+from .testing_plugins import NearestPatches, PatchStats, plugin_module, registered
 
 #: modules an extractor plugin must not import when its entry-point module is imported
 HEAVY_MODULES = ("torch", "torchvision", "timm", "cellpose", "tensorflow", "jax")
+
+__all__ = [
+    "Check",
+    "ConformanceError",
+    "NearestPatches",
+    "PatchStats",
+    "check_extractor",
+    "extractor_checks",
+    "plugin_module",
+    "registered",
+]
 
 
 class ConformanceError(AssertionError):
