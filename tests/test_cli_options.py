@@ -39,6 +39,19 @@ def test_extractors_options_prints_the_schema(capsys):
     assert "no extractor named 'nope'" in capsys.readouterr().err
 
 
+def test_extractors_options_shows_an_upsamplers_schema(capsys, files):
+    assert main(["extractors", "--options", "guided"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("upsampler guided (convpaint-core): ")
+    rows = {line.split()[0]: line for line in lines[2:] if not line.startswith(" ")}
+    assert rows["radius"].split()[:3] == ["radius", "int", "1"]
+    assert rows["guide"].split()[:3] == ["guide", "str", "mean"]
+    # --upsampler-option is checked against that schema before anything is read
+    code = train(files, "-e", "raw", "--upsampler", "guided", "--upsampler-option", "radius=99")
+    assert code == 2
+    assert "option 'radius' of upsampler 'guided'" in capsys.readouterr().err
+
+
 def test_bad_option_is_refused_before_any_input_is_read(files, capsys):
     d = files
     # the image does not exist: the option error comes first

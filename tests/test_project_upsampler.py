@@ -14,6 +14,7 @@ import pytest
 import tifffile
 
 import convpaint
+from convpaint.builtin_upsamplers import GuidedUpsampler
 from convpaint.cli import main
 from convpaint.loading import load_model
 from convpaint.project import Project
@@ -64,7 +65,8 @@ def test_patch_sizes_are_read_without_building(patch4):
     assert extractor_patch_size("raw+patch4") == 4  # a part with patches is enough
     assert takes_upsampler("not-installed") is None
     assert declared_upsampler_options("nearest-test") == NearestPatches.options
-    assert declared_upsampler_options("guided") is None  # no schema: its constructor checks
+    assert declared_upsampler_options("guided") == GuidedUpsampler.options
+    assert declared_upsampler_options("not-installed") is None
 
 
 def test_project_trains_with_its_upsampler(patch4, tmp_path):

@@ -145,8 +145,12 @@ def test_guided_options_are_checked():
         GuidedUpsampler(eps=-1)
     with pytest.raises(ValueError, match="guide of upsampler 'guided' must be one of"):
         GuidedUpsampler(guide="hsv")
-    with pytest.raises(TypeError, match="unexpected keyword"):
+    # by name, the declared schema checks first: a ValueError naming option and upsampler
+    with pytest.raises(ValueError, match="upsampler 'guided' has no option 'sigma'.*radius"):
         convpaint.get_upsampler("guided", sigma=2)
+    with pytest.raises(ValueError, match="option 'eps' of upsampler 'guided'.*outside"):
+        convpaint.get_upsampler("guided", eps=-1)
+    assert convpaint.get_upsampler("guided", radius="2").radius == 2  # text from the CLI
     with pytest.raises(ValueError, match="do not match at factor 4"):
         GuidedUpsampler().upsample(np.zeros((2, 3, 3), np.float32), np.zeros((1, 10, 12)), 4)
     up = convpaint.get_upsampler("guided", radius=2, eps=0.5, guide="rgb")

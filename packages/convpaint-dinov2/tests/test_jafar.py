@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import convpaint
 from convpaint_dinov2 import WeightsNotFoundError
 from convpaint_dinov2.jafar_upsampler import BACKBONES, JafarUpsampler
 from convpaint_dinov2.jafar_weights import RELEASE_URL, CheckpointError
@@ -348,8 +349,11 @@ def test_bad_inputs_are_named():
         JafarUpsampler(weights="random", backbone="vgg16")
     with pytest.raises(ValueError, match="device"):
         JafarUpsampler(weights="random", device="tpu")
-    with pytest.raises(ValueError, match="window must be a positive integer or None"):
-        JafarUpsampler(weights="random", window=0)
+    with pytest.raises(ValueError, match="window must be an integer >= 0 or None"):
+        JafarUpsampler(weights="random", window=-1)
+    assert JafarUpsampler(weights="random", window=0).window is None  # one global window
+    with pytest.raises(ValueError, match="option 'window' of upsampler 'jafar'"):
+        convpaint.get_upsampler("jafar", weights="random", window=-1)  # the schema's check
 
 
 def test_options_rebuild_the_same_upsampler():

@@ -83,7 +83,7 @@ def test_settings_round_trip_through_a_model_with_an_upsampler(patch_form):
     patch_form.set_settings(settings)
     assert patch_form.upsampler.isEnabled() and patch_form.upsampler.currentText() == "guided"
     back = patch_form.settings()
-    assert back == settings  # guided declares no schema: its options are kept as loaded
+    assert back == settings  # every field of guided's schema, as loaded
     rebuilt = back.build()
     assert rebuilt.upsampler.get_options() == model.upsampler.get_options()
     rebuilt.train(image, scribbles)
@@ -92,7 +92,7 @@ def test_settings_round_trip_through_a_model_with_an_upsampler(patch_form):
     patch_form.upsampler.setCurrentText(BILINEAR)  # a new choice drops the loaded options
     assert patch_form.settings().upsampler is None
     patch_form.upsampler.setCurrentText("guided")
-    assert patch_form.settings().upsampler_options == {}
+    assert patch_form.settings().upsampler_options == {"radius": 1, "eps": 0.01, "guide": "mean"}
     assert patch_form.settings().build().upsampler.radius == 1
 
 
@@ -103,7 +103,7 @@ def test_an_upsampler_schema_gets_fields(patch_form, qtbot):
     field = patch_form.upsampler_options.fields["gain"]
     assert not patch_form.upsampler_options.isHidden()
     assert "feature multiplier" in field.widget.toolTip()
-    assert patch_form.settings().upsampler_options == {}  # defaults are not spelled out
+    assert patch_form.settings().upsampler_options == {"gain": 1}  # the field's default
     with qtbot.waitSignal(patch_form.changed):
         field.widget.setValue(3)
     s = patch_form.settings()

@@ -31,6 +31,7 @@ import numpy as np
 
 from . import jit
 from .hookspecs import hookimpl
+from .options import Option
 from .pyramid import _interp_axis, _linear_taps, downscale, upsample_into
 from .upsampler import FeatureUpsampler
 
@@ -60,6 +61,20 @@ class GuidedUpsampler(FeatureUpsampler):
     padding = 0  # the context scales with the patch: see context()
     tile_exact = True
     deterministic = True
+    options = (
+        Option("radius", "int", 1, "window radius in patches", minimum=1, maximum=16),
+        Option(
+            "eps",
+            "float",
+            0.01,
+            "ridge: larger is smoother (closer to the window mean)",
+            minimum=1e-8,
+            maximum=1e4,
+        ),  # fmt: skip
+        Option(
+            "guide", "str", "mean", "the channel mean or the three RGB channels", choices=GUIDES
+        ),
+    )
 
     def __init__(self, radius: int = 1, eps: float = 0.01, guide: str = "mean") -> None:
         if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)):

@@ -190,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--options",
         metavar="NAME",
-        help="show the options of extractor NAME (type, default, allowed)",
+        help="show the options of extractor or upsampler NAME (type, default, allowed)",
     )
     p.set_defaults(func=cmd_extractors)
 

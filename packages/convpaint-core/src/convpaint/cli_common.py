@@ -93,14 +93,25 @@ def _json_or_text(value: Any) -> Any:
 
 
 def schema_lines(name: str) -> list[str]:
-    """What ``convpaint extractors --options NAME`` prints: the declared options table."""
+    """What ``convpaint extractors --options NAME`` prints: the declared options table of
+    extractor ``NAME``, else of upsampler ``NAME``."""
     from .extractor import declared_options
     from .options import describe
-    from .registry import get_registry
+    from .registry import ExtractorNotFoundError, get_registry
+    from .upsampler_registry import get_upsampler_registry
+    from .upsampler_settings import declared_upsampler_options
 
-    spec = get_registry().spec(name)
-    head = f"{name} ({spec.distribution or 'package unknown'}): {spec.description}"
-    schema = declared_options(spec.factory)
+    try:
+        spec = get_registry().spec(name)
+        schema = declared_options(spec.factory)
+        kind = ""
+    except ExtractorNotFoundError as not_an_extractor:
+        if name not in get_upsampler_registry().names():
+            raise not_an_extractor from None
+        spec = get_upsampler_registry().spec(name)
+        schema = declared_upsampler_options(name)
+        kind = "upsampler "
+    head = f"{kind}{name} ({spec.distribution or 'package unknown'}): {spec.description}"
     if schema is None:
         return [head, "declares no options schema (its constructor checks the keywords)"]
     if not schema:

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import hookspecs
 from .extractor import SAFE_PACKAGE
+from .options import Option, validate
 from .registry import Registry, _check_name, _short
 from .upsampler import FeatureUpsampler, UpsamplerError, declaration_problems
 
@@ -111,6 +112,9 @@ def get_upsampler(name: str | FeatureUpsampler, **options: Any) -> FeatureUpsamp
     if not isinstance(name, str) or not name.strip():
         raise TypeError(f"an upsampler is a name or a FeatureUpsampler, got {_short(name)}")
     spec = get_upsampler_registry().spec(name.strip())
+    schema = getattr(spec.factory, "options", None)
+    if isinstance(schema, tuple) and schema and all(isinstance(o, Option) for o in schema):
+        options = validate(schema, options, owner=f"upsampler {spec.name!r}")
     try:
         up = spec.factory(**options)
     except (TypeError, ValueError, ImportError, OSError, MemoryError, UpsamplerError):

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from convpaint.devices import AUTO, resolve_device
+from convpaint.options import DEVICE, Option
 from convpaint.upsampler import FeatureUpsampler
 
 from .jafar_weights import RELEASE_URL, architecture, explicit_checkpoint, find_checkpoint
@@ -99,7 +100,7 @@ class JafarUpsampler(FeatureUpsampler):
         Coarse positions per side of one attention window (default 32, the authors'
         training size): a block handed to :meth:`upsample` is cut into windows of
         ``window`` x ``window`` patches, each upsampled with 4 patches of context around
-        it, so that cost per pixel does not grow with the block.  None: one global
+        it, so that cost per pixel does not grow with the block.  0 or None: one global
         attention over the whole block (the paper's inference; cost grows with the block).
     device : str
         "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:N" or "mps".
@@ -115,6 +116,18 @@ class JafarUpsampler(FeatureUpsampler):
     padding = 64
     tile_exact = False
     deterministic = True
+    options = (
+        Option(
+            "weights", "path", None,
+            "JAFAR checkpoint (default: the release file in the cache; 'random': tests only)",
+            choices=(RANDOM,),
+        ),
+        Option("backbone", "str", "dinov2", "the backbone whose features it upsamples",
+               choices=CHOICES),
+        Option("window", "int", WINDOW, "patches per side of one attention window (0: one "
+               "window over the whole block)", minimum=0),
+        DEVICE,
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -125,10 +138,10 @@ class JafarUpsampler(FeatureUpsampler):
     ) -> None:
         self.backbone = parse_backbone(backbone)
         if window is not None and (
-            isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1
+            isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 0
         ):
-            raise ValueError(f"jafar window must be a positive integer or None, got {window!r}")
-        self.window = None if window is None else int(window)
+            raise ValueError(f"jafar window must be an integer >= 0 or None, got {window!r}")
+        self.window = int(window) if window else None  # 0 or None: one global window
         self.spec = BACKBONES[self.backbone]
         self.n_features = self.spec.n_features
         self.device = str(device)
@@ -239,7 +252,7 @@ class JafarUpsampler(FeatureUpsampler):
         return max(int(self.padding), CONTEXT_PATCHES * int(factor))
 
     def get_options(self) -> dict[str, Any]:
-        return {"weights": self.weights, "backbone": self.backbone, "window": self.window}
+        return {"weights": self.weights, "backbone": self.backbone, "window": self.window or 0}
 
 
 def windows(

@@ -248,16 +248,15 @@ class UpsamplerOptions(QWidget):
         self.setVisible(bool(self.fields))
 
     def values(self) -> dict[str, Any]:
-        """The options whose field differs from the default; ``ValueError`` naming the
-        option when a field holds something the schema refuses."""
+        """Every field's option (what the upsampler's ``get_options()`` gives back, so a
+        loaded model's settings round-trip); ``ValueError`` naming the option when a field
+        holds something the schema refuses."""
         out = {}
         for name, f in self.fields.items():
             try:
-                value = f.value()
+                out[name] = f.value()
             except OptionError as exc:
                 raise ValueError(str(exc)) from None
-            if value != _default(f.opt):
-                out[name] = value
         return out
 
     def set_values(self, options: dict[str, Any]) -> dict[str, Any]:
