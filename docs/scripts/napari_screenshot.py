@@ -7,7 +7,9 @@ Writes to ``docs/images/``:
 - ``napari-instances.png``: the Outputs tab, instances of the coins (min size, split touching);
 - ``napari-project.png``: the Project tab on a project of four images (one annotated),
   trained and segmented to disk, one image opened from the table;
-- ``napari-suggestions.png``: the Tools tab, boxes where the model is least sure.
+- ``napari-suggestions.png``: the Tools tab, boxes where the model is least sure;
+- ``napari-model.png``: the Model tab, ``dinov2`` with the ``guided`` upsampler: both forms
+  generated from the options the extractor and the upsampler declare.
 
 Needs a display with OpenGL; without one it re-runs itself under ``xvfb-run`` (Debian:
 ``apt-get install xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0
@@ -28,7 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ("convpaint", "classes", "instances", "project", "suggestions")
+SHOTS = ("convpaint", "classes", "instances", "project", "suggestions", "model")
 
 
 def settle(seconds: float = 1.0) -> None:
@@ -181,6 +183,17 @@ def shot_suggestions(out: Path) -> None:
     widget.suggest()
     viewer.reset_view()
     snap(viewer, widget, out, "suggestions", "Tools")
+    viewer.close()
+
+
+def shot_model(out: Path) -> None:
+    viewer, widget = fresh_viewer()
+    viewer.open_sample("convpaint-napari", "coins")
+    form = widget.form
+    form.extractor.setCurrentText("dinov2")
+    form.upsampler.setCurrentText("guided")
+    form.upsampler_options.fields["radius"].set_value(2)
+    snap(viewer, widget, out, "model", "Model")
     viewer.close()
 
 
