@@ -4,7 +4,6 @@ and settings."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ from .inputs import is_lazy, prepare_image
 from .normalize import intensity_range
 from .prediction import map_features
 from .region import parse_region
-from .registry import get_registry
+from .registry import get_registry, package_versions
 from .tiling import TileGrid
 from .units import make_units
 
@@ -198,14 +197,3 @@ class ModelOutputs:
             "training": self.training_,
             "versions": package_versions(["convpaint-core", *packages.values()]),
         }
-
-
-def package_versions(distributions: Sequence[str]) -> dict[str, str]:
-    """``{distribution: version}`` of the installed ones (unknown ones left out)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for name in sorted(set(distributions) - {""}):
-        with contextlib.suppress(PackageNotFoundError, ValueError):
-            found[name] = version(name)
-    return found

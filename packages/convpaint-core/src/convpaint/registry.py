@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata as md
 import inspect
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -322,3 +323,12 @@ def check_instance(ex: FeatureExtractor) -> None:
 def describe_extractor(ex: FeatureExtractor) -> str:
     """``extractor 'name' (package dist)`` for error messages."""
     return describe(getattr(ex, "name", type(ex).__name__), package_of(ex))
+
+
+def package_versions(distributions: Sequence[str]) -> dict[str, str]:
+    """``{distribution: version}`` of the installed ones (unknown ones left out)."""
+    found = {}
+    for name in sorted(set(distributions) - {""}):
+        with contextlib.suppress(md.PackageNotFoundError, ValueError):
+            found[name] = md.version(name)
+    return found

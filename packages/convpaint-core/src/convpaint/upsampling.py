@@ -21,6 +21,7 @@ import numpy as np
 
 from .cancel import Cancelled
 from .extractor import FeatureExtractor
+from .registry import package_versions
 from .upsampler import FeatureUpsampler, UpsamplerError
 from .upsampler_registry import describe_upsampler, get_upsampler_registry, resolve_upsampler
 
@@ -98,7 +99,5 @@ class ModelUpsampling:
             meta["upsampler"] = upsampler_metadata(self.upsampler)
             package = meta["upsampler"]["package"]
             if package and "versions" in meta:
-                from .outputs import package_versions
-
                 meta["versions"] = {**meta["versions"], **package_versions([package])}
         return meta
