@@ -18,8 +18,11 @@ one stroke per step) and the same machine load; ``2 x modes`` strokes warm up fi
 before the progressive forest (``PYTHONPATH`` of an older checkout's ``packages/*/src``)
 only ``full`` runs.  Each stroke's ``parts_s`` gives the seconds spent in the timed calls
 of the update (samples, fit, segment, writing the layer); afterwards, without the GUI,
-fit and view segmentation with the final scribbles are timed per forest size.  Runs the
-viewer under Xvfb when there is no display.
+fit and view segmentation with the final scribbles are timed per forest size.  Between
+events the GUI thread idles in Qt's event loop, as it does in napari (``--poll``: call
+``processEvents`` every 1-2 ms, as runs before 2026-12-03 did).  Runs the viewer under Xvfb
+when there is no display; there napari's canvas renders in software (Mesa llvmpipe), which
+also recomposes the window on every repaint of a control.
 
     .venv/bin/python benchmarks/napari_live.py --scale 3 --scale 6 --painted 2000 \\
         --painted 20000 --strokes 8 --json docs/benchmarks/napari-live-progressive.json
@@ -133,6 +136,7 @@ def measure(scale: float, painted: int, args: argparse.Namespace) -> dict:
     the field of view; then ``--strokes`` strokes, cycling through the modes."""
     import napari
     import numpy as np
+    from qtpy.QtCore import QEventLoop, QTimer
     from qtpy.QtWidgets import QApplication
     from skimage import data, transform
 
@@ -157,12 +161,46 @@ def measure(scale: float, painted: int, args: argparse.Namespace) -> dict:
     modes = [m for m in args.modes if progressive or m == "full"]
 
     def events(seconds=0.0):
-        end = time.perf_counter() + seconds
-        while True:
-            QApplication.processEvents()
-            if time.perf_counter() >= end:
-                return
-            time.sleep(0.002)
+        if args.poll:
+            end = time.perf_counter() + seconds
+            while True:
+                QApplication.processEvents()
+                if time.perf_counter() >= end:
+                    return
+                time.sleep(0.002)
+        loop = QEventLoop()
+        QTimer.singleShot(max(0, int(seconds * 1000)), loop.quit)
+        loop.exec()
+
+    def wait_until(done, timeout=60.0):
+        """Run Qt's event loop (the GUI thread idle in it, as in napari) until ``done()``;
+        checked on each runner signal and every 20 ms."""
+        if args.poll:
+            end = time.perf_counter() + timeout
+            while not done() and time.perf_counter() < end:
+                QApplication.processEvents()
+                time.sleep(0.001)
+            return
+        loop = QEventLoop()
+
+        def check(*_):
+            if done() or time.perf_counter() > end:
+                loop.quit()
+
+        end = time.perf_counter() + timeout
+        timer = QTimer(interval=20)
+        timer.timeout.connect(check)
+        signals = [widget.runner.finished]
+        if getattr(widget, "refinement", None) is not None:
+            signals.append(widget.refinement.runner.finished)
+        for signal in signals:
+            signal.connect(check)
+        timer.start()
+        if not done():
+            loop.exec()
+        timer.stop()
+        for signal in signals:
+            signal.disconnect(check)
 
     warm = getattr(widget, "warm_up_worker", None)
     events(0.3)
@@ -185,6 +223,15 @@ def measure(scale: float, painted: int, args: argparse.Namespace) -> dict:
     ann.refresh()
     painted_px = int(np.count_nonzero(ann.data))
 
+    started: list[float] = []  # when the stroke's job started (the runner's start)
+    start_job = widget.runner.start
+
+    def timed_start(*a, **k):
+        started.append(time.perf_counter())
+        return start_job(*a, **k)
+
+    widget.runner.start = timed_start
+
     def refining():
         ref = getattr(widget, "refinement", None)
         return ref is not None and (ref.active or ref.runner.orphans)
@@ -195,31 +242,23 @@ def measure(scale: float, painted: int, args: argparse.Namespace) -> dict:
             widget.live_draft_trees = args.draft_trees if kind == "draft" else 0
         before, refined = widget.last_outcome, getattr(widget, "last_refined", None)
         spent.clear()
+        started.clear()
         t0 = time.perf_counter()
         ann.data_setitem((rr, cc), label)  # one brush stroke: one paint event
-        started = None
-        while widget.last_outcome is before or widget.runner.busy:
-            QApplication.processEvents()
-            if started is None and widget.runner.busy:
-                started = time.perf_counter()
-            time.sleep(0.001)
+        wait_until(lambda: widget.last_outcome is not before and not widget.runner.busy)
         t1 = time.perf_counter()
         outcome = widget.last_outcome
         parts = {k: round(v, 3) for k, v in spent.items()}
         t2 = t1
         if kind == "draft" and outcome.status == "done" and outcome.value.refine is not None:
-            while (
-                getattr(widget, "last_refined", None) is refined and time.perf_counter() - t1 < 10
-            ):
-                events(0.002)
+            wait_until(lambda: getattr(widget, "last_refined", None) is not refined, timeout=10)
             t2 = time.perf_counter()
-        while refining():
-            events(0.01)
+        wait_until(lambda: not refining())
         events(args.pause)  # the user pauses: redraws and idle work end before the next stroke
         return {
             "mode": kind,
             "total_s": t1 - t0,
-            "job_s": t1 - (started or t0),
+            "job_s": t1 - (started[0] if started else t0),
             "full_result_s": t2 - t0,
             "status": outcome.status,
             "job": outcome.job,
@@ -336,6 +375,11 @@ def main() -> None:
     parser.add_argument("--draft-trees", type=int, default=16, help="trees of the live draft")
     parser.add_argument("--trees", type=int, default=100, help="random forest size (form 'Trees')")
     parser.add_argument("--pause", type=float, default=0.5, help="s between strokes (at rest)")
+    parser.add_argument(
+        "--poll", action="store_true",
+        help="wait by calling processEvents every 1-2 ms (runs before 2026-12-03) instead of "
+        "idling in Qt's event loop as napari does",
+    )  # fmt: skip
     parser.add_argument("--json", help="write the timings here")
     parser.add_argument("--markdown", help="write the table here")
     args = parser.parse_args()

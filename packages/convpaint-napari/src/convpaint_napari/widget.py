@@ -100,7 +100,7 @@ class ConvpaintWidget(LiveActions, ModelActions, ConvpaintPanel):
         self.suggest_button.clicked.connect(self.suggest)
         self.features_button.clicked.connect(self.show_features)
         self.runner.progress.connect(self.show_progress)
-        self.runner.stage.connect(lambda text: self.status.setText(f"{self._job}: {text}…"))
+        self.runner.stage.connect(lambda text: self.show_stage(f"{self._job}: {text}…"))
         self.runner.partial.connect(self._on_partial)
         self.runner.finished.connect(self._on_finished)
         self.live.stroked.connect(self.refinement.abandon)
