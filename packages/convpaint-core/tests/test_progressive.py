@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 import pytest
-from sklearn.ensemble import ExtraTreesClassifier
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
 import convpaint
@@ -169,3 +169,30 @@ def test_training_samples_are_what_train_fits():
     assert model.install_classifier(clf, samples)
     assert _same_forest(model, _model().train(image, ann))
     assert model.install_classifier(clf, samples, replaces=object()) is False
+
+
+def test_draft_trees_bootstrap_at_most_max_samples():
+    image, ann = _scene()
+    n = int(np.count_nonzero(ann))
+    reference = _model().train(image, ann)
+    model = _model()
+    fit = progressive.ProgressiveFit(model, image, ann, n_trees=4, min_samples=0, max_samples=50)
+    assert fit.draft() is True
+    assert model.classifier.max_samples == 50 < n  # the draft's trees: 50 samples each
+    assert fit.full() is True and model.classifier.max_samples is None
+    assert _same_forest(model, reference)  # the full forest: untouched by the cap
+    uncapped = _model()
+    fit = progressive.ProgressiveFit(uncapped, image, ann, n_trees=4, min_samples=0, max_samples=n)
+    fit.draft()
+    assert uncapped.classifier.max_samples is None  # n samples: nothing to cap
+    own = _model(classifier=RandomForestClassifier(n_estimators=40, max_samples=20))
+    fit = progressive.ProgressiveFit(own, image, ann, n_trees=4, min_samples=0, max_samples=50)
+    fit.draft()
+    assert own.classifier.max_samples == 20  # the forest's own smaller sample is kept
+
+
+@pytest.mark.parametrize("bad", [0, -3, True])
+def test_max_samples_must_be_positive(bad):
+    image, ann = _scene()
+    with pytest.raises(ValueError, match="max_samples"):
+        progressive.ProgressiveFit(_model(), image, ann, max_samples=bad)

@@ -6,8 +6,9 @@ one training in two steps on the *same* samples (collected once,
 :meth:`ConvpaintModel.training_samples`):
 
 * :meth:`ProgressiveFit.draft` fits a *draft*: the model's forest with only
-  ``n_trees`` trees (:data:`DRAFT_TREES`), installed at once so that the view can be
-  segmented with it;
+  ``n_trees`` trees (:data:`DRAFT_TREES`), each grown on a bootstrap sample of at most
+  ``max_samples`` scribbled pixels (:data:`DRAFT_MAX_SAMPLES`), installed at once so that
+  the view can be segmented with it;
 * :meth:`ProgressiveFit.full` fits the model's own forest (its ``n_estimators``) and
   installs it in place of the draft -- unless another training replaced the draft
   meanwhile (a newer stroke): a stale full forest is never installed.
@@ -27,6 +28,7 @@ from typing import Any
 
 DRAFT_TREES = 16  # measured: docs/interactive.md "Progressive forest"
 DRAFT_MIN_SAMPLES = 1000  # fewer samples: shallow trees, the full forest is cheap enough
+DRAFT_MAX_SAMPLES = 4096  # each draft tree's bootstrap sample, at most (measured: ditto)
 FULL = "convpaint_full_"  # attribute of a fitted draft: the unfitted full classifier
 
 
@@ -78,6 +80,7 @@ class ProgressiveFit:
         *,
         n_trees: int = DRAFT_TREES,
         min_samples: int = DRAFT_MIN_SAMPLES,
+        max_samples: int | None = DRAFT_MAX_SAMPLES,
     ) -> None:
         self.model = model
         self.image, self.annotations, self.axes = image, annotations, axes
@@ -85,6 +88,9 @@ class ProgressiveFit:
         self.draft_template = draft_classifier(self.template, n_trees)
         self.n_trees = n_trees
         self.min_samples = int(min_samples)
+        if max_samples is not None and (isinstance(max_samples, bool) or int(max_samples) < 1):
+            raise ValueError(f"max_samples must be a positive integer or None, got {max_samples!r}")
+        self.max_samples = None if max_samples is None else int(max_samples)
         self.samples: Any = None
         self._draft: Any = None  # the fitted draft while installed by this object
         self.state = "new"  # -> "draft" (draft installed) or "full"; "stale": superseded
@@ -108,7 +114,7 @@ class ProgressiveFit:
             self._fit_and_install(self.template, check, replaces=None)
             self.state = "full"
             return False
-        fitted = self._fit(self.draft_template, check)
+        fitted = self._fit(self._capped(self.draft_template, len(self.samples.y)), check)
         setattr(fitted, FULL, self.template)
         self.model.install_classifier(fitted, self.samples)
         self._draft, self.state = fitted, "draft"
@@ -133,6 +139,22 @@ class ProgressiveFit:
         self._draft, self.state = None, "full"
         return True
 
+    def _capped(self, template: Any, n: int) -> Any:
+        """``template`` whose trees bootstrap at most ``max_samples`` of the ``n`` samples
+        (a forest's own smaller ``max_samples`` is kept; other classifiers unchanged)."""
+        from .classifier import fresh_copy
+
+        params = template.get_params(deep=False) if hasattr(template, "get_params") else {}
+        if self.max_samples is None or n <= self.max_samples or not params.get("bootstrap"):
+            return template
+        if "max_samples" not in params:
+            return template
+        own = params["max_samples"]
+        own_n = n if own is None else int(own * n) if isinstance(own, float) else int(own)
+        if own_n <= self.max_samples:
+            return template
+        return fresh_copy(template).set_params(max_samples=self.max_samples)
+
     def _fit(self, template: Any, check: Callable[[], None]) -> Any:
         from .classifier import fresh_copy
 
@@ -155,13 +177,22 @@ def train_progressive(
     *,
     n_trees: int = DRAFT_TREES,
     min_samples: int = DRAFT_MIN_SAMPLES,
+    max_samples: int | None = DRAFT_MAX_SAMPLES,
     on_draft: Callable[[Any], None] | None = None,
     cancel: Any = None,
 ) -> Any:
     """``model.train`` in two steps: the draft is installed, ``on_draft(model)`` runs (e.g.
     segments the view with it), then the full forest replaces it; returns ``model``,
     holding exactly the forest of ``model.train(image, annotations, axes)``."""
-    fit = ProgressiveFit(model, image, annotations, axes, n_trees=n_trees, min_samples=min_samples)
+    fit = ProgressiveFit(
+        model,
+        image,
+        annotations,
+        axes,
+        n_trees=n_trees,
+        min_samples=min_samples,
+        max_samples=max_samples,
+    )
     if fit.draft(cancel) and on_draft is not None:
         on_draft(model)
     fit.full(cancel)
