@@ -145,15 +145,12 @@ class ProgressiveFit:
         from .classifier import fresh_copy
 
         params = template.get_params(deep=False) if hasattr(template, "get_params") else {}
-        if self.max_samples is None or n <= self.max_samples or not params.get("bootstrap"):
+        cap = self.max_samples
+        if cap is None or n <= cap or not params.get("bootstrap") or "max_samples" not in params:
             return template
-        if "max_samples" not in params:
-            return template
-        own = params["max_samples"]
+        own = params["max_samples"]  # None: all n; a float: a fraction of n; an int: a count
         own_n = n if own is None else int(own * n) if isinstance(own, float) else int(own)
-        if own_n <= self.max_samples:
-            return template
-        return fresh_copy(template).set_params(max_samples=self.max_samples)
+        return template if own_n <= cap else fresh_copy(template).set_params(max_samples=cap)
 
     def _fit(self, template: Any, check: Callable[[], None]) -> Any:
         from .classifier import fresh_copy

@@ -63,7 +63,8 @@ class ConvpaintPanel(QWidget):
 
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)
-        self._shown_later: dict[str, object] = {}
+        self._later_progress: tuple[int, int] | None = None  # shown at the next flush
+        self._later_stage: str | None = None
         self._progress_timer = QTimer(self, singleShot=True, interval=PROGRESS_MS)
         self._progress_timer.timeout.connect(self._flush_progress)
         self.cancel_button = QPushButton("Cancel")
@@ -206,7 +207,7 @@ class ConvpaintPanel(QWidget):
             self.set_trained(self._trained)
         self.cancel_button.setEnabled(busy)
         # no indeterminate "busy" animation: its repaints cost ~40 % of a short job's time
-        self._shown_later.clear()
+        self._later_progress = self._later_stage = None
         self._progress_timer.stop()
         if self.progress.maximum() != 1 or self.progress.value() != 0:
             self.progress.setMaximum(1)
@@ -216,12 +217,12 @@ class ConvpaintPanel(QWidget):
 
     def show_progress(self, done: int, total: int) -> None:
         """Show ``done`` of ``total`` (coalesced: at most every ``PROGRESS_MS``)."""
-        self._shown_later["progress"] = (done, max(total, 1))
+        self._later_progress = (done, max(total, 1))
         self._schedule_progress()
 
     def show_stage(self, text: str) -> None:
         """Show a job's stage in the status line (coalesced like :meth:`show_progress`)."""
-        self._shown_later["stage"] = text
+        self._later_stage = text
         self._schedule_progress()
 
     def _schedule_progress(self) -> None:
@@ -229,13 +230,13 @@ class ConvpaintPanel(QWidget):
             self._progress_timer.start()
 
     def _flush_progress(self) -> None:
-        pending, self._shown_later = self._shown_later, {}
-        if "progress" in pending:
-            done, total = pending["progress"]  # type: ignore[misc]
-            self.progress.setMaximum(total)
-            self.progress.setValue(done)
-        if "stage" in pending:
-            self.status.setText(str(pending["stage"]))
+        progress, stage = self._later_progress, self._later_stage
+        self._later_progress = self._later_stage = None
+        if progress is not None:
+            self.progress.setMaximum(progress[1])
+            self.progress.setValue(progress[0])
+        if stage is not None:
+            self.status.setText(stage)
 
     def show_layer_problem(self, problem: str | None) -> None:
         """A line under the pickers (e.g. an annotations layer of the wrong shape)."""
