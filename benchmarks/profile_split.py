@@ -1,7 +1,7 @@
 """Where segment() time goes: features vs forest, per extractor and image kind.
 
     python benchmarks/profile_split.py [--size 2048] [--repeat 3] [-e ilastik -e vgg16] \
-        [--workers 1] [--no-numba] [--images gray rgb] [--weights PATH] [--ab-conv1]
+        [--workers 1] [--no-numba] [--images gray rgb] [--weights PATH] [--ab-conv1] [--ab-settle]
 
 The images are the head-to-head ones (benchmarks/compare_napari_convpaint.py): DSB 2018
 532 (fluorescence, gray) and 646 (H&E, RGB) mirror-tiled to ``--size``², trained on the
@@ -14,7 +14,9 @@ to the wall time; "extract s" is the part of "features s" inside the extractor's
 ``extract`` (the convolutions), the rest is pyramid, caching and upsampling/gathering.
 ``--ab-conv1`` (``vgg16``, default layer): the same trained model segments alternately
 with torch's ``conv2d`` for ``conv1_1`` (the extractor as it is) and with the sgemm of
-``convpaint_vgg/first_conv.py``, call by call, so both see the same machine load.  ``--no-numba`` sets
+``convpaint_vgg/first_conv.py``, call by call, so both see the same machine load.  ``--ab-settle``: the same alternation between the
+forest's labels-only early stop (the default for ``segment``: a block of refined pixels
+leaves the forest once its labels are settled) and walking every tree.  ``--no-numba`` sets
 ``CONVPAINT_NUMBA=0``: NumPy/scikit-learn paths, same numbers.  ``vgg16`` gets ``weights="random"`` unless ``--weights PATH`` (e.g. the
 head-to-head's checkpoint; same cost either way).  Medians of ``--repeat``.
 """
@@ -47,6 +49,11 @@ def main(argv=None) -> int:
     p.add_argument(
         "--ab-conv1", action="store_true", help="vgg16: alternate with first_conv's sgemm"
     )
+    p.add_argument(
+        "--ab-settle",
+        action="store_true",
+        help="alternate with refined pixels walking every tree (no labels-only early stop)",
+    )
     args = p.parse_args(argv)
     if args.no_numba:
         os.environ["CONVPAINT_NUMBA"] = "0"
@@ -60,10 +67,11 @@ def main(argv=None) -> int:
 
     spent = {"s": 0.0, "px": 0, "extract": 0.0}
     classify = prediction.predict_proba_features
+    settle = {"on": True}
 
-    def timed(clf, x):
+    def timed(clf, x, labels_only=False):
         t0 = time.perf_counter()
-        out = classify(clf, x)
+        out = classify(clf, x, labels_only and settle["on"])
         spent["s"] += time.perf_counter() - t0
         spent["px"] += x.shape[1]
         return out
@@ -91,7 +99,9 @@ def main(argv=None) -> int:
                     name, progress=False, workers=args.workers, coarse_to_fine=stride, **opts
                 ).train(image, scribbles, axes=axes[kind])
                 ex = model.extractor
-                variants = [("", ex.extract)]
+                variants = [("", ex.extract, True)]
+                if args.ab_settle:
+                    variants.append((" (every tree)", ex.extract, False))
                 if args.ab_conv1 and name == "vgg16" and ex.layers == [0]:
                     # the same model alternates torch's conv2d and convpaint_vgg.first_conv's
                     # sgemm (same features to rounding), call by call: same load for both
@@ -100,13 +110,14 @@ def main(argv=None) -> int:
                     conv = ex._trunk[0]
                     weight, bias = conv.weight.detach().numpy(), conv.bias.detach().numpy()
                     variants.append(
-                        (" (sgemm conv1_1)", partial(conv3x3, weight=weight, bias=bias))
+                        (" (sgemm conv1_1)", partial(conv3x3, weight=weight, bias=bias), True)
                     )
 
                 model.segment(big[:512, :512], axes=axes[kind])  # compile / warm up
-                rows: dict[str, list] = {v: [] for v, _ in variants}
+                rows: dict[str, list] = {v[0]: [] for v in variants}
                 for _ in range(args.repeat):
-                    for variant, extract in variants:
+                    for variant, extract, settles in variants:
+                        settle["on"] = settles
 
                         def timed_extract(plane, extract=extract):
                             t0 = time.perf_counter()

@@ -121,7 +121,9 @@ def test_segmentation_with_and_without_the_kernels_is_identical(blobs, monkeypat
         image, scribbles
     )
     fast = model.predict_proba(image)
-    monkeypatch.setattr(forest_kernel, "forest_proba", lambda clf, x: None)
+    fast_labels = model.segment(image)  # the labels-only walk for the refined pixels
+    monkeypatch.setattr(forest_kernel, "forest_proba", lambda clf, x, labels_only=False: None)
     monkeypatch.setattr(feature_maps, "_gather_kernel", lambda: None)
     model.feature_cache.clear()
     assert np.array_equal(model.predict_proba(image), fast)
+    assert np.array_equal(model.segment(image), fast_labels)

@@ -44,6 +44,13 @@ from . import jit
 
 # pixels walked in lockstep: with the early exit 8 took ~25 % less CPU than 4 or 16
 BLOCK = 8
+# labels only: the lead a pixel needs beyond the trees left, as a fraction of all trees.
+# Its label then cannot change, and its sums divided by the tree count and rounded to
+# float32 still rank that class first (a lead > 1e-5 against a float32 spacing <= 6e-8)
+SETTLE_MARGIN = 1e-5
+# labels only: pixels whose features are copied at once, so that those not yet settled
+# walk each tree together (64: 20-30 % less forest time than 8, 16 or 128 alike)
+SETTLE_GROUP = 64
 
 
 @dataclass(frozen=True)
@@ -241,10 +248,98 @@ def _walk(x, feature_child, threshold, leaf, value, roots, depth, out):  # pragm
     return True
 
 
+def _walk_settle(x, feature_child, threshold, leaf, value, roots, depth, out):  # pragma: no cover
+    """:func:`_walk` for labels: a pixel leaves the forest after the tree where its leading
+    class is ahead of every other by more than the trees left (plus ``SETTLE_MARGIN`` of
+    all trees), keeping its partial sums in ``out``, whose argmax is the full sums'.
+
+    Features of :data:`SETTLE_GROUP` pixels are copied at once; tree by tree, the pixels
+    not yet settled walk it :data:`BLOCK` at a time in lockstep.
+    """
+    n_features, n = x.shape
+    n_classes = value.shape[1]
+    n_trees = roots.size
+    margin = SETTLE_MARGIN * n_trees
+    first_check = (n_trees - 1) // 2  # before, a lead cannot exceed the trees left
+    group = SETTLE_GROUP
+    buf = np.zeros(n_features * group, np.float32)  # feature f of pixel j at f * group + j
+    walking = np.zeros(group + BLOCK, np.int64)  # the group's unsettled pixels, then padding
+    node = np.empty(BLOCK, np.int32)
+    acc = np.zeros((group, n_classes), np.float64)
+    for start in range(0, n, group):
+        m = min(group, n - start)
+        for f in range(n_features):
+            for j in range(m):
+                v = x[f, start + j]
+                if not np.isfinite(v):
+                    return False
+                buf[f * group + j] = v
+        for j in range(m):
+            walking[j] = j
+            for k in range(n_classes):
+                acc[j, k] = 0.0
+        n_walking = m
+        for t in range(n_trees):
+            for i in range(n_walking, n_walking + BLOCK):  # a last short block repeats a pixel
+                walking[i] = walking[n_walking - 1]
+            for b in range(0, n_walking, BLOCK):
+                for i in range(BLOCK):
+                    node[i] = roots[t]
+                for _ in range(depth[t]):
+                    moved = 0
+                    for i in range(BLOCK):
+                        nd = node[i]
+                        feature = buf[feature_child[nd, 0] * group + walking[b + i]]
+                        nxt = feature_child[nd, 1] + (feature > threshold[nd])
+                        moved |= nxt != nd
+                        node[i] = nxt
+                    if moved == 0:
+                        break
+                for i in range(min(BLOCK, n_walking - b)):
+                    j = walking[b + i]
+                    code = leaf[node[i]]
+                    if code < n_classes:
+                        acc[j, code] += 1.0
+                    else:
+                        for k in range(n_classes):
+                            acc[j, k] += value[code, k]
+            if t < first_check or t == n_trees - 1:
+                continue
+            lead = n_trees - 1 - t + margin  # a pixel ahead by more than this is settled
+            kept = 0
+            for i in range(n_walking):
+                j = walking[i]
+                best = -1.0
+                second = -1.0
+                for k in range(n_classes):
+                    a = acc[j, k]
+                    if a > best:
+                        second = best
+                        best = a
+                    elif a > second:
+                        second = a
+                if best - second <= lead:
+                    walking[kept] = j
+                    kept += 1
+            n_walking = kept
+            if n_walking == 0:
+                break
+        for j in range(m):
+            for k in range(n_classes):
+                out[k, start + j] = acc[j, k]
+    return True
+
+
 @cache
 def _kernel():
     """The compiled walk, or None (compiled on first use)."""
     return jit.compile(_walk)
+
+
+@cache
+def _settle_kernel():
+    """The compiled labels-only walk, or None (compiled on first use)."""
+    return jit.compile(_walk_settle)
 
 
 def warm_up() -> bool:
@@ -260,12 +355,18 @@ def warm_up() -> bool:
     value = np.eye(2)
     roots = np.zeros(1, np.int32)
     out = np.empty((2, x.shape[1]), np.float64)
-    return bool(walk(x, feature_child, threshold, leaf, value, roots, roots.copy(), out))
+    args = (x, feature_child, threshold, leaf, value, roots, roots.copy(), out)
+    return bool(walk(*args)) and bool(_settle_kernel()(*args))
 
 
-def forest_proba(clf: Any, x: np.ndarray) -> np.ndarray | None:
+def forest_proba(clf: Any, x: np.ndarray, labels_only: bool = False) -> np.ndarray | None:
     """(n_classes, n) float64 probabilities of (F, n) features, or None when the kernel
-    cannot serve (no numba, non-finite features): then use scikit-learn."""
+    cannot serve (no numba, non-finite features): then use scikit-learn.
+
+    ``labels_only``: each pixel leaves the forest once its most probable class is
+    settled (:func:`_walk_settle`): the result's argmax, also after rounding to float32,
+    is the full forest's, exactly; pixels that never settle early get their exact
+    probabilities, the others partial sums (divided by the tree count), not probabilities."""
     if x.ndim != 2 or x.shape[0] != clf.n_features_in_:  # the walk does not check bounds
         raise ValueError(
             f"features have shape {x.shape}; the forest needs ({clf.n_features_in_}, pixels)"
@@ -276,6 +377,8 @@ def forest_proba(clf: Any, x: np.ndarray) -> np.ndarray | None:
     p = _packed_of(clf)
     x = np.ascontiguousarray(x, dtype=np.float32)
     out = np.empty((p.value.shape[1], x.shape[1]), np.float64)
+    if labels_only:
+        walk = _settle_kernel()
     if not walk(x, p.feature_child, p.threshold, p.leaf, p.value, p.roots, p.depth, out):
         return None
     out /= p.roots.size

@@ -40,10 +40,16 @@ class Predictor:
     full_scale: float = 1.0
     stride: int = 1
     label_dtype: np.dtype = np.dtype(np.int64)
+    labels_only: bool = False  # only labels are wanted: pixels may leave the forest early
 
     def classify(self, x: np.ndarray) -> np.ndarray:
         """(F, n) features -> (n_classes, n) probabilities."""
         return predict_proba_features(self.classifier, x)
+
+    def classify_final(self, x: np.ndarray) -> np.ndarray:
+        """(F, n) features -> (n_classes, n) probabilities, or with :attr:`labels_only`
+        scores whose argmax is the probabilities' (:func:`convpaint.forest_kernel.forest_proba`)."""
+        return predict_proba_features(self.classifier, x, self.labels_only)
 
     def check_features(self, n: int) -> None:
         if n != self.n_features:
@@ -58,17 +64,19 @@ class Predictor:
 
 
 def classify_block(p: Predictor, maps: FeatureMaps, crop: tuple, origin: tuple[int, int]):
-    """Probabilities (K, *cropped tile) of a tile from its features (tile plus margin)."""
+    """Probabilities (K, *cropped tile) of a tile from its features (tile plus margin);
+    with ``p.labels_only`` scores of the same argmax (:meth:`Predictor.classify_final`)."""
     p.check_features(maps.shape[0])
     if p.stride > 1:
-        proba = refine(maps, p.classify, origin, p.plan.margin, p.stride, THRESHOLD)
+        args = (origin, p.plan.margin, p.stride, THRESHOLD)
+        proba = refine(maps, p.classify, *args, classify_unsure=p.classify_final)
         return proba[(slice(None), *crop)]
     dense = maps.dense()
     m = p.plan.margin
     if m:
         dense = dense[..., m : dense.shape[-2] - m, m : dense.shape[-1] - m]
     feats = dense[(Ellipsis, *crop)]
-    return p.classify(feats.reshape(feats.shape[0], -1)).reshape(-1, *feats.shape[1:])
+    return p.classify_final(feats.reshape(feats.shape[0], -1)).reshape(-1, *feats.shape[1:])
 
 
 def tile_jobs(units: list[Unit], grid: TileGrid, region: Region) -> list[tuple]:

@@ -27,12 +27,15 @@ def refine_plane(
     margin: int,
     stride: int,
     threshold: float,
+    classify_unsure: Classify | None = None,
 ) -> np.ndarray:
     """Probabilities (n_classes, H - 2 margin, W - 2 margin) of the interior of ``feats``.
 
     ``feats`` is (F, H, W) for image rows/cols starting at ``origin`` - ``margin``
     (dense, or :class:`~convpaint.feature_maps.FeatureMaps`: then only the pixels
-    classified are upsampled); ``margin`` must be >= ``stride``.
+    classified are upsampled); ``margin`` must be >= ``stride``.  The unsure cells'
+    pixels go through ``classify_unsure`` (default ``classify``): e.g. a labels-only
+    classifier whose scores share the probabilities' argmax.
     """
     _, height, width = feats.shape
     r0 = (margin - origin[0]) % stride  # first grid row/col in local coordinates
@@ -65,7 +68,12 @@ def refine_plane(
     unsure = ~agree[cy][:, cx] & ~((fy == 0)[:, None] & (fx == 0)[None, :])
     if unsure.any():
         rows, cols = np.nonzero(unsure)
-        proba[:, rows, cols] = classify(_gather(feats, rows + margin, cols + margin))
+        final = classify
+        if classify_unsure is not None:
+            final = classify_unsure
+            order = _surest_last(proba[:, rows, cols])
+            rows, cols = rows[order], cols[order]
+        proba[:, rows, cols] = final(_gather(feats, rows + margin, cols + margin))
     return proba
 
 
@@ -76,14 +84,23 @@ def refine(
     margin: int,
     stride: int,
     threshold: float,
+    classify_unsure: Classify | None = None,
 ) -> np.ndarray:
     """:func:`refine_plane` of a plane, or of every plane of a (F, Z, H, W) volume
     (upsampled densely once: each plane reads most of it)."""
+    args = (classify, origin, margin, stride, threshold, classify_unsure)
     if feats.ndim == 3:
-        return refine_plane(feats, classify, origin, margin, stride, threshold)
+        return refine_plane(feats, *args)
     dense = feats.dense() if isinstance(feats, FeatureMaps) else feats
-    args = (classify, origin, margin, stride, threshold)
     return np.stack([refine_plane(dense[:, z], *args) for z in range(dense.shape[1])], axis=1)
+
+
+def _surest_last(proba: np.ndarray) -> np.ndarray:
+    """Order of (K, n) interpolated probabilities by the lead of their top class over the
+    next, in 64 steps: pixels the forest settles after as many trees walk side by side."""
+    top2 = np.partition(proba, proba.shape[0] - 2, axis=0)[-2:] if proba.shape[0] > 2 else proba
+    lead = np.abs(top2[-1] - top2[0])
+    return np.argsort((lead * 63.999).astype(np.uint8), kind="stable")
 
 
 def _gather(feats: np.ndarray | FeatureMaps, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
