@@ -79,7 +79,9 @@ def test_cached_retraining_equals_training_from_scratch(name, options, blobs):
     # a new array with the same pixels: recognised by content, not identity
     x_cached, y_cached = _samples(session, image.copy(), more)
     old, new = _touched(first), _touched(more)
-    assert session.feature_cache.hits == len(old & new) > 0
+    # tiles touched before: features from the cache, or (annotations unchanged there) the
+    # tile's samples themselves (tests/test_samples_cache.py)
+    assert session.feature_cache.hits <= len(old & new) and len(old & new) > 0
     # only tiles touched by the new strokes were featurised
     assert session.feature_cache.misses - misses == len(new - old) > 0
     scratch = convpaint.ConvpaintModel(**kwargs)

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,11 +28,21 @@ from .feature_maps import FeatureMaps
 DEFAULT_CACHE_BYTES = 1024 * 2**20
 
 
+class Entry(Protocol):
+    """Anything else the cache holds: its size, and a way to make it read-only."""
+
+    @property
+    def nbytes(self) -> int: ...
+
+    def freeze(self) -> None: ...
+
+
 class FeatureCache:
     """Least-recently-used store of feature arrays, at most ``max_bytes`` in total.
 
     ``max_bytes=0`` disables caching.  Thread-safe.  ``hits`` and ``misses``
-    count look-ups; :meth:`clear` empties it.
+    count look-ups of tile features (other entries, e.g. normalised planes and training
+    samples, are looked up with ``count=False``); :meth:`clear` empties it.
     """
 
     def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
@@ -42,23 +52,23 @@ class FeatureCache:
         self.nbytes = 0
         self.hits = 0
         self.misses = 0
-        self._entries: OrderedDict[Hashable, FeatureMaps | np.ndarray] = OrderedDict()
+        self._entries: OrderedDict[Hashable, FeatureMaps | np.ndarray | Entry] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: Hashable) -> FeatureMaps | np.ndarray | None:
+    def get(self, key: Hashable, count: bool = True) -> FeatureMaps | np.ndarray | Entry | None:
         with self._lock:
             value = self._entries.get(key)
             if value is None:
-                self.misses += 1
+                self.misses += count
                 return None
             self._entries.move_to_end(key)
-            self.hits += 1
+            self.hits += count
             return value
 
-    def put(self, key: Hashable, value: FeatureMaps | np.ndarray) -> None:
+    def put(self, key: Hashable, value: FeatureMaps | np.ndarray | Entry) -> None:
         """Store ``value`` (read-only from now on), evicting the oldest entries to fit."""
         if value.nbytes > self.max_bytes:
             return
@@ -83,7 +93,7 @@ class FeatureCache:
 
     def __repr__(self) -> str:
         return (
-            f"FeatureCache({len(self)} tiles, {self.nbytes / 2**20:.1f} of "
+            f"FeatureCache({len(self)} entries, {self.nbytes / 2**20:.1f} of "
             f"{self.max_bytes / 2**20:.0f} MiB, hits={self.hits}, misses={self.misses})"
         )
 
@@ -133,12 +143,16 @@ class TileFeatures:
         self.config = config
         self.store = store
 
+    def key(self, unit: Unit, tile) -> tuple:
+        """The cache key of the tile's features (content hash of the unit, not identity)."""
+        (ys, xs) = tile.inner
+        return (self.config, unit.digest, self.grid.tile, self.grid.halo, ys.start, xs.start)
+
     def maps(self, unit: Unit, tile) -> FeatureMaps:
         """Features of the tile and its margin, at their pyramid resolutions."""
         if self.cache is None or unit.source is None:
             return self.compute(unit, tile)
-        (ys, xs) = tile.inner
-        key = (self.config, unit.digest, self.grid.tile, self.grid.halo, ys.start, xs.start)
+        key = self.key(unit, tile)
         maps = self.cache.get(key)
         if maps is None:
             maps = self.compute(unit, tile)

@@ -109,9 +109,7 @@ def _check_n_features(clf: Any, n: int) -> None:
         raise ValueError(f"got {n} features per pixel; the classifier was trained on {expected}")
 
 
-def predict_proba_features(
-    clf: Any, features: np.ndarray, labels_only: bool = False
-) -> np.ndarray:
+def predict_proba_features(clf: Any, features: np.ndarray, labels_only: bool = False) -> np.ndarray:
     """(n_classes, n) float32 probabilities of (F, n) features (as tiles hold them).
 
     scikit-learn forests go through the compiled kernel of

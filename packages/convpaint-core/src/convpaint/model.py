@@ -276,7 +276,8 @@ class ConvpaintModel(ModelUpsampling, ModelTraining, ModelOutputs, NamedClasses)
         dtype = label_dtype(classes)
         itemsize = 4 * len(classes) if want_proba else dtype.itemsize
         check_prediction(plan, self.pipeline.zpad, self.feature_cache, canon.shape, reg, itemsize)
-        units = make_units(canon, self.normalize, self.volumetric, reg.t, reg.z)  # after the guard
+        args = (canon, self.normalize, self.volumetric, reg.t, reg.z)
+        units = make_units(*args, cache=self.feature_cache)  # after the guard
         features, plan = self._prediction_features(
             canon.shape[-2:], full_scale, units, reg, plan, n_features
         )

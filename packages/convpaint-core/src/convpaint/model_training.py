@@ -170,7 +170,9 @@ class ModelTraining:
         if not is_lazy(ann) and not is_lazy(canon):  # refuse what cannot fit in memory
             zpad, cache = self.pipeline.zpad, self.feature_cache
             check_training(plan, zpad, cache, canon.shape, ann, self.classifier)
-        units = make_units(canon, self.normalize, self.volumetric, *planes)
+        units = make_units(
+            canon, self.normalize, self.volumetric, *planes, cache=self.feature_cache
+        )
         features = self._features(plan.grid, full_scale)
         x, y = collect_samples(
             features, units, ann, plan.grid, plan.workers, self.progress, check, callback

@@ -1,8 +1,14 @@
-"""Training samples: features of the annotated pixels only, from the tiles that hold them."""
+"""Training samples: features of the annotated pixels only, from the tiles that hold them.
+
+A tile's samples are kept in the feature cache, keyed by its features' key and a hash
+of its annotations: after a stroke, only the tiles the stroke touched are gathered again.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,6 +41,54 @@ class LazyPlanes:
         return np.asarray(self.annotations[index])
 
 
+@dataclass(frozen=True)
+class TileSamples:
+    """One tile's samples as a feature-cache entry: (F, n) features, labels, positions."""
+
+    x: np.ndarray
+    y: np.ndarray
+    pos: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return self.x.nbytes + self.y.nbytes + self.pos.nbytes
+
+    def freeze(self) -> None:
+        for a in (self.x, self.y, self.pos):
+            a.flags.writeable = False
+
+
+def _tile_samples(features: TileFeatures, unit: Unit, tile, lab: np.ndarray) -> TileSamples:
+    """Features, labels and (tile-local) positions of the annotated pixels of a tile."""
+    sel = lab > 0
+    pos = np.array(np.nonzero(sel), dtype=np.intp).reshape(lab.ndim, -1)
+    if lab.ndim == 2:  # a plane: upsample features at the annotated pixels only
+        m = features.margin
+        x = features.maps(unit, tile).at(pos[0] + m, pos[1] + m)
+    else:
+        x = features.inner(unit, tile)[:, sel]
+    return TileSamples(x, lab[sel], pos)
+
+
+def _cached_samples(features: TileFeatures, unit: Unit, tile, lab: np.ndarray) -> TileSamples:
+    """:func:`_tile_samples`, from the feature cache when the tile's features and
+    annotations are the same as before."""
+    cache = features.cache
+    if cache is None or unit.source is None:
+        return _tile_samples(features, unit, tile, lab)
+    h = hashlib.blake2b(digest_size=16)
+    h.update(repr((lab.dtype.str, lab.shape)).encode())
+    h.update(np.ascontiguousarray(lab).data)
+    key = ("samples", *features.key(unit, tile), h.hexdigest())
+    found = cache.get(key, count=False)
+    if isinstance(found, TileSamples):
+        return found
+    samples = _tile_samples(features, unit, tile, lab)
+    if features.store:
+        cache.put(key, samples)
+    return samples
+
+
 def collect_samples(
     features: TileFeatures,
     units: list[Unit],
@@ -63,18 +117,12 @@ def collect_samples(
     def featurise(job):
         check()
         n, unit, ann, tile = job
-        lab = ann[(Ellipsis, *tile.inner)]
-        sel = lab > 0
-        pos = np.indices(lab.shape)[:, sel]
-        if lab.ndim == 2:  # a plane: upsample features at the annotated pixels only
-            m = features.margin
-            x = features.maps(unit, tile).at(pos[0] + m, pos[1] + m)
-        else:
-            x = features.inner(unit, tile)[:, sel]
+        samples = _cached_samples(features, unit, tile, ann[(Ellipsis, *tile.inner)])
+        pos = samples.pos.copy()
         pos[-2] += tile.inner[0].start
         pos[-1] += tile.inner[1].start
         key = np.ravel_multi_index((np.full(pos.shape[1], n), *pos), (len(units), *ann.shape))
-        return x.T, lab[sel], key
+        return samples.x.T, samples.y, key
 
     xs, ys, keys = [], [], []
     with progress_bar(len(jobs), "features (training)", progress) as bar:
