@@ -67,7 +67,7 @@ def main(argv=None) -> int:
                 totals.append(time.perf_counter() - t0)
                 model.feature_cache.clear()
                 t0 = time.perf_counter()
-                model._training_samples(image, scribbles, None, lambda: None)
+                model.training_samples(image, scribbles)
                 feats.append(time.perf_counter() - t0)
         total, feat = statistics.median(totals), statistics.median(feats)
         print(

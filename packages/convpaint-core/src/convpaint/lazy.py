@@ -7,7 +7,8 @@
 * A prediction is a dask array with one chunk per tile of the call's
   :class:`~convpaint.plan.TilePlan`: each task reads its tile's block (halo
   included, reflected at the borders) and classifies it with the same
-  function as the in-memory path (:func:`convpaint.prediction.classify_block`),
+  functions as the in-memory path (:mod:`convpaint.prediction`: ``classify_block``,
+  ``label_block``),
   so only labels or probabilities leave a task.  Threads by default; any dask
   scheduler (e.g. a ``dask.distributed.Client``) computes it.
 """
@@ -21,7 +22,7 @@ import numpy as np
 
 from .inputs import as_dask, is_lazy  # noqa: F401 (re-exported)
 from .normalize import block_rows, block_stats, combine
-from .prediction import classify_block
+from .prediction import classify_block, label_block
 
 
 # -- statistics --------------------------------------------------------------------------
@@ -93,14 +94,20 @@ class TileTask:
             self.progress.check()
         block = p.plan.grid.take(np.asarray(slab, dtype=np.float32), rows, cols)
         maps = p.pipeline.block_maps(block, p.full_scale)
+        if not self.proba:
+            labels = label_block(p, maps, crop, origin)
+            self._tick()
+            # a plane (y, x) -> (1, 1, y, x); a volume (Z, y, x) -> (1, Z, y, x)
+            return labels[None, None] if labels.ndim == 2 else labels[None]
         proba = classify_block(p, maps, crop, origin)
-        if self.progress is not None:
-            self.progress.tick()
+        self._tick()
         # a plane (K, y, x) -> (K, 1, 1, y, x); a volume (K, Z, y, x) -> (K, 1, Z, y, x)
         proba = proba[:, None, None] if proba.ndim == 3 else proba[:, None]
-        if self.proba:
-            return proba.astype(np.float32, copy=False)
-        return p.labels(proba)
+        return proba.astype(np.float32, copy=False)
+
+    def _tick(self) -> None:
+        if self.progress is not None:
+            self.progress.tick()
 
 
 class Progress:

@@ -269,7 +269,7 @@ class ConvpaintModel(ModelUpsampling, ModelTraining, ModelOutputs, NamedClasses)
         if is_lazy(canon):
             check()
             units = make_units(canon, self.normalize, self.volumetric, reg.t, reg.z)
-            predictor = self._predictor(plan, fitted, full_scale, labels_only=not want_proba)
+            predictor = self._predictor(plan, fitted, full_scale)
             jobs = tile_jobs(units, plan.grid, reg)
             progress = lazy.Progress(check, callback, len(jobs))
             return lazy.predict(predictor, units, jobs, want_proba, progress)
@@ -281,7 +281,7 @@ class ConvpaintModel(ModelUpsampling, ModelTraining, ModelOutputs, NamedClasses)
         features, plan = self._prediction_features(
             canon.shape[-2:], full_scale, units, reg, plan, n_features
         )
-        predictor = self._predictor(plan, fitted, full_scale, labels_only=not want_proba)
+        predictor = self._predictor(plan, fitted, full_scale)
         jobs = tile_jobs(units, plan.grid, reg)
         if want_proba:
             result = np.zeros((len(classes), *reg.shape), dtype=np.float32)
@@ -291,13 +291,15 @@ class ConvpaintModel(ModelUpsampling, ModelTraining, ModelOutputs, NamedClasses)
         else:
             result = np.zeros(reg.shape, dtype=dtype)
 
-            def write(where, proba):
-                result[where] = predictor.labels(proba)
+            def write(where, labels):
+                result[where] = labels
 
-        predict_tiles(features, predictor, jobs, write, self.progress, check, callback)
+        predict_tiles(
+            features, predictor, jobs, write, self.progress, check, callback, not want_proba
+        )
         return result
 
-    def _predictor(self, plan, fitted, full_scale, labels_only=False) -> Predictor:
+    def _predictor(self, plan, fitted, full_scale) -> Predictor:
         classifier, classes, n_features = fitted[:3]
         return Predictor(
             self.pipeline,
@@ -308,7 +310,6 @@ class ConvpaintModel(ModelUpsampling, ModelTraining, ModelOutputs, NamedClasses)
             full_scale,
             self.coarse_to_fine,
             label_dtype(classes),
-            labels_only,
         )
 
     def _prediction_features(self, shape, full_scale, units: list[Unit], reg, plan, n_features):

@@ -21,7 +21,7 @@ from .features import FeaturePipeline
 from .parallel import ordered_map
 from .plan import TilePlan
 from .progress import progress_bar
-from .refine import refine
+from .refine import refine, refine_volume_labels
 from .region import Region
 from .tiling import Tile, TileGrid
 
@@ -40,16 +40,15 @@ class Predictor:
     full_scale: float = 1.0
     stride: int = 1
     label_dtype: np.dtype = np.dtype(np.int64)
-    labels_only: bool = False  # only labels are wanted: pixels may leave the forest early
 
     def classify(self, x: np.ndarray) -> np.ndarray:
         """(F, n) features -> (n_classes, n) probabilities."""
         return predict_proba_features(self.classifier, x)
 
-    def classify_final(self, x: np.ndarray) -> np.ndarray:
-        """(F, n) features -> (n_classes, n) probabilities, or with :attr:`labels_only`
-        scores whose argmax is the probabilities' (:func:`convpaint.forest_kernel.forest_proba`)."""
-        return predict_proba_features(self.classifier, x, self.labels_only)
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """(F, n) features -> (n_classes, n) scores whose argmax is the probabilities'
+        (a labels-only forest walk: :func:`convpaint.forest_kernel.forest_proba`)."""
+        return predict_proba_features(self.classifier, x, labels_only=True)
 
     def check_features(self, n: int) -> None:
         if n != self.n_features:
@@ -64,19 +63,36 @@ class Predictor:
 
 
 def classify_block(p: Predictor, maps: FeatureMaps, crop: tuple, origin: tuple[int, int]):
-    """Probabilities (K, *cropped tile) of a tile from its features (tile plus margin);
-    with ``p.labels_only`` scores of the same argmax (:meth:`Predictor.classify_final`)."""
+    """Probabilities (K, *cropped tile) of a tile from its features (tile plus margin)."""
+    p.check_features(maps.shape[0])
+    if p.stride > 1:
+        proba = refine(maps, p.classify, origin, p.plan.margin, p.stride, THRESHOLD)
+        return proba[(slice(None), *crop)]
+    feats = _cropped(p, maps, crop)
+    return p.classify(feats.reshape(feats.shape[0], -1)).reshape(-1, *feats.shape[1:])
+
+
+def label_block(p: Predictor, maps: FeatureMaps, crop: tuple, origin: tuple[int, int]):
+    """Labels (*cropped tile) of a tile: ``p.labels(classify_block(...))``, exactly, with
+    neither interpolated probabilities (:func:`~convpaint.refine.refine_labels`) nor
+    every tree walked for pixels whose class is settled (:meth:`Predictor.scores`)."""
     p.check_features(maps.shape[0])
     if p.stride > 1:
         args = (origin, p.plan.margin, p.stride, THRESHOLD)
-        proba = refine(maps, p.classify, *args, classify_unsure=p.classify_final)
-        return proba[(slice(None), *crop)]
+        index = refine_volume_labels(maps, p.classify, p.scores, *args)[crop]
+    else:
+        feats = _cropped(p, maps, crop)
+        scores = p.scores(feats.reshape(feats.shape[0], -1))
+        index = scores.argmax(axis=0).reshape(feats.shape[1:])
+    return p.classes[index].astype(p.label_dtype, copy=False)
+
+
+def _cropped(p: Predictor, maps: FeatureMaps, crop: tuple) -> np.ndarray:
     dense = maps.dense()
     m = p.plan.margin
     if m:
         dense = dense[..., m : dense.shape[-2] - m, m : dense.shape[-1] - m]
-    feats = dense[(Ellipsis, *crop)]
-    return p.classify_final(feats.reshape(feats.shape[0], -1)).reshape(-1, *feats.shape[1:])
+    return dense[(Ellipsis, *crop)]
 
 
 def tile_jobs(units: list[Unit], grid: TileGrid, region: Region) -> list[tuple]:
@@ -113,14 +129,17 @@ def predict_tiles(
     progress: bool | None = None,
     check: Callable[[], None] = lambda: None,
     callback: Callable[[int, int], None] | None = None,
+    labels: bool = False,
 ) -> None:
-    """Call ``write(where, proba)`` for every job; ``proba`` is (n_classes, *cropped tile shape)."""
+    """Call ``write(where, block)`` for every job; ``block`` is the probabilities
+    (n_classes, *cropped tile shape) or, with ``labels``, the labels (:func:`label_block`)."""
+    predict = label_block if labels else classify_block
 
     def classify(job):
         check()
         unit, tile, crop, where = job
         origin = (tile.inner[0].start, tile.inner[1].start)
-        return where, classify_block(predictor, features.maps(unit, tile), crop, origin)
+        return where, predict(predictor, features.maps(unit, tile), crop, origin)
 
     with progress_bar(len(jobs), "segmenting", progress) as bar:
         jobs_done = ordered_map(classify, jobs, predictor.plan.workers)

@@ -20,23 +20,9 @@ from .feature_maps import FeatureMaps
 Classify = Callable[[np.ndarray], np.ndarray]  # (F, n) features -> (n_classes, n) probabilities
 
 
-def refine_plane(
-    feats: np.ndarray | FeatureMaps,
-    classify: Classify,
-    origin: tuple[int, int],
-    margin: int,
-    stride: int,
-    threshold: float,
-    classify_unsure: Classify | None = None,
-) -> np.ndarray:
-    """Probabilities (n_classes, H - 2 margin, W - 2 margin) of the interior of ``feats``.
-
-    ``feats`` is (F, H, W) for image rows/cols starting at ``origin`` - ``margin``
-    (dense, or :class:`~convpaint.feature_maps.FeatureMaps`: then only the pixels
-    classified are upsampled); ``margin`` must be >= ``stride``.  The unsure cells'
-    pixels go through ``classify_unsure`` (default ``classify``): e.g. a labels-only
-    classifier whose scores share the probabilities' argmax.
-    """
+def _grid(feats, classify: Classify, origin, margin: int, stride: int, threshold: float):
+    """The coarse grid's probabilities and, for every interior pixel, its cell: (pc, agree,
+    cy, fy, cx, fx); ``agree[cy][:, cx]``: the pixel's cell is sure."""
     _, height, width = feats.shape
     r0 = (margin - origin[0]) % stride  # first grid row/col in local coordinates
     c0 = (margin - origin[1]) % stride
@@ -55,26 +41,71 @@ def refine_plane(
         & sure[:-1, 1:]
         & sure[1:, 1:]
     )
-    ys = np.arange(margin, height - margin)
-    xs = np.arange(margin, width - margin)
-    cy, fy = np.divmod(ys - r0, stride)
-    cx, fx = np.divmod(xs - c0, stride)
+    cy, fy = np.divmod(np.arange(margin, height - margin) - r0, stride)
+    cx, fx = np.divmod(np.arange(margin, width - margin) - c0, stride)
+    return pc, agree, cy, fy, cx, fx
+
+
+def _unsure(agree, cy, fy, cx, fx) -> np.ndarray:
+    """Interior pixels classified on their own: those of unsure cells, grid pixels aside."""
+    return ~agree[cy][:, cx] & ~((fy == 0)[:, None] & (fx == 0)[None, :])
+
+
+def refine_plane(
+    feats: np.ndarray | FeatureMaps,
+    classify: Classify,
+    origin: tuple[int, int],
+    margin: int,
+    stride: int,
+    threshold: float,
+) -> np.ndarray:
+    """Probabilities (n_classes, H - 2 margin, W - 2 margin) of the interior of ``feats``.
+
+    ``feats`` is (F, H, W) for image rows/cols starting at ``origin`` - ``margin``
+    (dense, or :class:`~convpaint.feature_maps.FeatureMaps`: then only the pixels
+    classified are upsampled); ``margin`` must be >= ``stride``.
+    """
+    pc, agree, cy, fy, cx, fx = _grid(feats, classify, origin, margin, stride, threshold)
     wy = (fy / stride).astype(np.float32)[:, None]
     wx = (fx / stride).astype(np.float32)[None, :]
     top = pc[:, cy][:, :, cx] * (1 - wx) + pc[:, cy][:, :, cx + 1] * wx
     bottom = pc[:, cy + 1][:, :, cx] * (1 - wx) + pc[:, cy + 1][:, :, cx + 1] * wx
     proba = top * (1 - wy) + bottom * wy
     # grid pixels keep their coarse probabilities (the interpolation's weights are 0 there)
-    unsure = ~agree[cy][:, cx] & ~((fy == 0)[:, None] & (fx == 0)[None, :])
+    unsure = _unsure(agree, cy, fy, cx, fx)
     if unsure.any():
         rows, cols = np.nonzero(unsure)
-        final = classify
-        if classify_unsure is not None:
-            final = classify_unsure
-            order = _surest_last(proba[:, rows, cols])
-            rows, cols = rows[order], cols[order]
-        proba[:, rows, cols] = final(_gather(feats, rows + margin, cols + margin))
+        proba[:, rows, cols] = classify(_gather(feats, rows + margin, cols + margin))
     return proba
+
+
+def refine_labels(
+    feats: np.ndarray | FeatureMaps,
+    classify: Classify,
+    classify_unsure: Classify,
+    origin: tuple[int, int],
+    margin: int,
+    stride: int,
+    threshold: float,
+) -> np.ndarray:
+    """Class indices (H - 2 margin, W - 2 margin): ``refine_plane(...).argmax(axis=0)``,
+    exactly, without interpolating probabilities.
+
+    In a sure cell every corner gives its class a probability >= ``threshold`` > 0.5, so
+    any interpolation of the corners has that class first: the cell takes its corners'
+    label.  Unsure pixels go through ``classify_unsure``, which needs to return only
+    scores with the probabilities' argmax (a labels-only forest walk).
+    """
+    if not threshold > 0.5:
+        raise ValueError(f"threshold must be > 0.5 for labels of sure cells, got {threshold}")
+    pc, agree, cy, fy, cx, fx = _grid(feats, classify, origin, margin, stride, threshold)
+    labels = pc.argmax(axis=0)[cy][:, cx]  # the top-left corner's (grid pixels: their own)
+    unsure = _unsure(agree, cy, fy, cx, fx)
+    if unsure.any():
+        rows, cols = np.nonzero(unsure)
+        scores = classify_unsure(_gather(feats, rows + margin, cols + margin))
+        labels[rows, cols] = scores.argmax(axis=0)
+    return labels
 
 
 def refine(
@@ -84,23 +115,31 @@ def refine(
     margin: int,
     stride: int,
     threshold: float,
-    classify_unsure: Classify | None = None,
 ) -> np.ndarray:
     """:func:`refine_plane` of a plane, or of every plane of a (F, Z, H, W) volume
     (upsampled densely once: each plane reads most of it)."""
-    args = (classify, origin, margin, stride, threshold, classify_unsure)
     if feats.ndim == 3:
-        return refine_plane(feats, *args)
+        return refine_plane(feats, classify, origin, margin, stride, threshold)
     dense = feats.dense() if isinstance(feats, FeatureMaps) else feats
+    args = (classify, origin, margin, stride, threshold)
     return np.stack([refine_plane(dense[:, z], *args) for z in range(dense.shape[1])], axis=1)
 
 
-def _surest_last(proba: np.ndarray) -> np.ndarray:
-    """Order of (K, n) interpolated probabilities by the lead of their top class over the
-    next, in 64 steps: pixels the forest settles after as many trees walk side by side."""
-    top2 = np.partition(proba, proba.shape[0] - 2, axis=0)[-2:] if proba.shape[0] > 2 else proba
-    lead = np.abs(top2[-1] - top2[0])
-    return np.argsort((lead * 63.999).astype(np.uint8), kind="stable")
+def refine_volume_labels(
+    feats: np.ndarray | FeatureMaps,
+    classify: Classify,
+    classify_unsure: Classify,
+    origin: tuple[int, int],
+    margin: int,
+    stride: int,
+    threshold: float,
+) -> np.ndarray:
+    """:func:`refine_labels` of a plane, or of every plane of a (F, Z, H, W) volume."""
+    args = (classify, classify_unsure, origin, margin, stride, threshold)
+    if feats.ndim == 3:
+        return refine_labels(feats, *args)
+    dense = feats.dense() if isinstance(feats, FeatureMaps) else feats
+    return np.stack([refine_labels(dense[:, z], *args) for z in range(dense.shape[1])], axis=0)
 
 
 def _gather(feats: np.ndarray | FeatureMaps, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
