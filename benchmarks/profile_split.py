@@ -69,9 +69,9 @@ def main(argv=None) -> int:
     classify = prediction.predict_proba_features
     settle = {"on": True}
 
-    def timed(clf, x, labels_only=False):
+    def timed(clf, x, labels_only=False, sure_at=0.0):
         t0 = time.perf_counter()
-        out = classify(clf, x, labels_only and settle["on"])
+        out = classify(clf, x, labels_only and settle["on"], sure_at)
         spent["s"] += time.perf_counter() - t0
         spent["px"] += x.shape[1]
         return out

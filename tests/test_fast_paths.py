@@ -122,7 +122,7 @@ def test_segmentation_with_and_without_the_kernels_is_identical(blobs, monkeypat
     )
     fast = model.predict_proba(image)
     fast_labels = model.segment(image)  # the labels-only walk for the refined pixels
-    monkeypatch.setattr(forest_kernel, "forest_proba", lambda clf, x, labels_only=False: None)
+    monkeypatch.setattr(forest_kernel, "forest_proba", lambda clf, x, *args: None)
     monkeypatch.setattr(feature_maps, "_gather_kernel", lambda: None)
     model.feature_cache.clear()
     assert np.array_equal(model.predict_proba(image), fast)

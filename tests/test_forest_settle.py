@@ -58,6 +58,25 @@ def test_labels_only_equal_the_full_forest(cls, n_classes, kw):
     assert np.array_equal(part[:, ~settled], full[:, ~settled])
 
 
+@pytest.mark.parametrize("sure_at", [0.6, 0.75, 0.95])
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("kw", [{}, {"min_samples_leaf": 7}], ids=["pure", "impure"])
+def test_sure_at_keeps_the_sure_test_exact(sure_at, n_classes, kw):
+    x, y = _data(n_classes, seed=7)
+    clf = RandomForestClassifier(n_estimators=50, random_state=7, n_jobs=1, **kw).fit(x, y)
+    test = _pixels(x.shape[1], seed=7)
+    test[:, :1000] = x[:1000].T
+    full = forest_kernel.forest_proba(clf, test)
+    part = forest_kernel.forest_proba(clf, test, labels_only=True, sure_at=sure_at)
+    assert np.array_equal(_labels(part), _labels(full))
+    sure = full.astype(np.float32).max(axis=0) >= sure_at
+    assert np.array_equal(part.astype(np.float32).max(axis=0) >= sure_at, sure)
+    assert 0 < sure.sum() < sure.size
+    assert np.any(part != full)  # sure and unsure pixels still leave early
+    plain = forest_kernel.forest_proba(clf, test, labels_only=True)
+    assert np.all(plain <= part)  # the sure test keeps pixels in the forest longer
+
+
 def test_ties_are_broken_as_the_full_forest_breaks_them():
     x, y = _data(2, noise=3.0, seed=4)  # noisy: trees disagree, an even forest ties
     clf = RandomForestClassifier(n_estimators=4, random_state=4, n_jobs=1).fit(x, y)
@@ -102,9 +121,9 @@ def test_segment_takes_the_labels_only_walk_and_matches_predict_proba(monkeypatc
     calls = []
     walk = forest_kernel.forest_proba
 
-    def spy(clf, x, labels_only=False):
+    def spy(clf, x, labels_only=False, sure_at=0.0):
         calls.append(labels_only)
-        return walk(clf, x, labels_only)
+        return walk(clf, x, labels_only, sure_at)
 
     monkeypatch.setattr(forest_kernel, "forest_proba", spy)
     labels = model.segment(image)

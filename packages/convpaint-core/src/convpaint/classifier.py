@@ -109,19 +109,22 @@ def _check_n_features(clf: Any, n: int) -> None:
         raise ValueError(f"got {n} features per pixel; the classifier was trained on {expected}")
 
 
-def predict_proba_features(clf: Any, features: np.ndarray, labels_only: bool = False) -> np.ndarray:
+def predict_proba_features(
+    clf: Any, features: np.ndarray, labels_only: bool = False, sure_at: float = 0.0
+) -> np.ndarray:
     """(n_classes, n) float32 probabilities of (F, n) features (as tiles hold them).
 
     scikit-learn forests go through the compiled kernel of
     :mod:`convpaint.forest_kernel` (the same numbers, no transposed copy).
     ``labels_only``: only the argmax of the result is asked for; the kernel may then stop
-    walking trees once it is settled (same argmax, values no longer probabilities).
+    walking trees once it is settled (same argmax, values no longer probabilities);
+    ``sure_at``: and once it is settled whether the top probability reaches it.
     """
     _check_n_features(clf, features.shape[0])
     if _is_sklearn_forest(clf):
         from .forest_kernel import forest_proba
 
-        proba = forest_proba(clf, features, labels_only)
+        proba = forest_proba(clf, features, labels_only, sure_at)
         if proba is not None:
             return proba.astype(np.float32)
     return predict_proba_in_chunks(clf, features.T).T

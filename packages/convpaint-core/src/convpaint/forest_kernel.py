@@ -248,10 +248,14 @@ def _walk(x, feature_child, threshold, leaf, value, roots, depth, out):  # pragm
     return True
 
 
-def _walk_settle(x, feature_child, threshold, leaf, value, roots, depth, out):  # pragma: no cover
+def _walk_settle(
+    x, feature_child, threshold, leaf, value, roots, depth, sure_at, out
+):  # pragma: no cover
     """:func:`_walk` for labels: a pixel leaves the forest after the tree where its leading
     class is ahead of every other by more than the trees left (plus ``SETTLE_MARGIN`` of
     all trees), keeping its partial sums in ``out``, whose argmax is the full sums'.
+    With ``sure_at`` > 0 it also stays until its leading class's share of the trees is
+    known to end at least ``sure_at``, or below it (by the same margin either way).
 
     Features of :data:`SETTLE_GROUP` pixels are copied at once; tree by tree, the pixels
     not yet settled walk it :data:`BLOCK` at a time in lockstep.
@@ -261,6 +265,7 @@ def _walk_settle(x, feature_child, threshold, leaf, value, roots, depth, out):  
     n_trees = roots.size
     margin = SETTLE_MARGIN * n_trees
     first_check = (n_trees - 1) // 2  # before, a lead cannot exceed the trees left
+    sure_sum = sure_at * n_trees
     group = SETTLE_GROUP
     buf = np.zeros(n_features * group, np.float32)  # feature f of pixel j at f * group + j
     walking = np.zeros(group + BLOCK, np.int64)  # the group's unsettled pixels, then padding
@@ -318,7 +323,11 @@ def _walk_settle(x, feature_child, threshold, leaf, value, roots, depth, out):  
                         best = a
                     elif a > second:
                         second = a
-                if best - second <= lead:
+                left = n_trees - 1 - t
+                undecided = sure_at > 0.0 and (
+                    sure_sum - margin <= best + left and best < sure_sum + margin
+                )
+                if best - second <= lead or undecided:
                     walking[kept] = j
                     kept += 1
             n_walking = kept
@@ -355,18 +364,22 @@ def warm_up() -> bool:
     value = np.eye(2)
     roots = np.zeros(1, np.int32)
     out = np.empty((2, x.shape[1]), np.float64)
-    args = (x, feature_child, threshold, leaf, value, roots, roots.copy(), out)
-    return bool(walk(*args)) and bool(_settle_kernel()(*args))
+    args = (x, feature_child, threshold, leaf, value, roots, roots.copy())
+    return bool(walk(*args, out)) and bool(_settle_kernel()(*args, 0.6, out))
 
 
-def forest_proba(clf: Any, x: np.ndarray, labels_only: bool = False) -> np.ndarray | None:
+def forest_proba(
+    clf: Any, x: np.ndarray, labels_only: bool = False, sure_at: float = 0.0
+) -> np.ndarray | None:
     """(n_classes, n) float64 probabilities of (F, n) features, or None when the kernel
     cannot serve (no numba, non-finite features): then use scikit-learn.
 
     ``labels_only``: each pixel leaves the forest once its most probable class is
     settled (:func:`_walk_settle`): the result's argmax, also after rounding to float32,
     is the full forest's, exactly; pixels that never settle early get their exact
-    probabilities, the others partial sums (divided by the tree count), not probabilities."""
+    probabilities, the others partial sums (divided by the tree count), not probabilities.
+    ``sure_at`` (with ``labels_only``): ``result.max(axis=0) >= sure_at`` (also in float32)
+    is then exactly the full probabilities' too, e.g. coarse to fine's sure test."""
     if x.ndim != 2 or x.shape[0] != clf.n_features_in_:  # the walk does not check bounds
         raise ValueError(
             f"features have shape {x.shape}; the forest needs ({clf.n_features_in_}, pixels)"
@@ -377,9 +390,8 @@ def forest_proba(clf: Any, x: np.ndarray, labels_only: bool = False) -> np.ndarr
     p = _packed_of(clf)
     x = np.ascontiguousarray(x, dtype=np.float32)
     out = np.empty((p.value.shape[1], x.shape[1]), np.float64)
-    if labels_only:
-        walk = _settle_kernel()
-    if not walk(x, p.feature_child, p.threshold, p.leaf, p.value, p.roots, p.depth, out):
+    args = (x, p.feature_child, p.threshold, p.leaf, p.value, p.roots, p.depth)
+    if not (_settle_kernel()(*args, float(sure_at), out) if labels_only else walk(*args, out)):
         return None
     out /= p.roots.size
     return out

@@ -50,6 +50,11 @@ class Predictor:
         (a labels-only forest walk: :func:`convpaint.forest_kernel.forest_proba`)."""
         return predict_proba_features(self.classifier, x, labels_only=True)
 
+    def grid_scores(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`scores` whose ``max >= THRESHOLD`` is also the probabilities' (coarse to
+        fine's test of a grid point)."""
+        return predict_proba_features(self.classifier, x, labels_only=True, sure_at=THRESHOLD)
+
     def check_features(self, n: int) -> None:
         if n != self.n_features:
             raise ValueError(
@@ -79,7 +84,7 @@ def label_block(p: Predictor, maps: FeatureMaps, crop: tuple, origin: tuple[int,
     p.check_features(maps.shape[0])
     if p.stride > 1:
         args = (origin, p.plan.margin, p.stride, THRESHOLD)
-        index = refine_volume_labels(maps, p.classify, p.scores, *args)[crop]
+        index = refine_volume_labels(maps, p.grid_scores, p.scores, *args)[crop]
     else:
         feats = _cropped(p, maps, crop)
         scores = p.scores(feats.reshape(feats.shape[0], -1))

@@ -93,8 +93,9 @@ def refine_labels(
 
     In a sure cell every corner gives its class a probability >= ``threshold`` > 0.5, so
     any interpolation of the corners has that class first: the cell takes its corners'
-    label.  Unsure pixels go through ``classify_unsure``, which needs to return only
-    scores with the probabilities' argmax (a labels-only forest walk).
+    label.  ``classify`` (the grid) needs to return only scores with the probabilities'
+    argmax and ``max >= threshold``, ``classify_unsure`` only the argmax (labels-only
+    forest walks).
     """
     if not threshold > 0.5:
         raise ValueError(f"threshold must be > 0.5 for labels of sure cells, got {threshold}")
