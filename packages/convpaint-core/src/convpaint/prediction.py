@@ -62,10 +62,6 @@ class Predictor:
                 f"{self.n_features} (different extractor options, scalings or channel count?)"
             )
 
-    def labels(self, proba: np.ndarray) -> np.ndarray:
-        """Class values of the most probable class (class axis first)."""
-        return self.classes[np.argmax(proba, axis=0)].astype(self.label_dtype, copy=False)
-
 
 def classify_block(p: Predictor, maps: FeatureMaps, crop: tuple, origin: tuple[int, int]):
     """Probabilities (K, *cropped tile) of a tile from its features (tile plus margin)."""
@@ -78,9 +74,9 @@ def classify_block(p: Predictor, maps: FeatureMaps, crop: tuple, origin: tuple[i
 
 
 def label_block(p: Predictor, maps: FeatureMaps, crop: tuple, origin: tuple[int, int]):
-    """Labels (*cropped tile) of a tile: ``p.labels(classify_block(...))``, exactly, with
-    neither interpolated probabilities (:func:`~convpaint.refine.refine_labels`) nor
-    every tree walked for pixels whose class is settled (:meth:`Predictor.scores`)."""
+    """Labels (*cropped tile) of a tile: the classes of ``classify_block(...).argmax(0)``,
+    exactly, with neither interpolated probabilities (:func:`~convpaint.refine.refine_labels`)
+    nor every tree walked for pixels whose class is settled (:meth:`Predictor.scores`)."""
     p.check_features(maps.shape[0])
     if p.stride > 1:
         args = (origin, p.plan.margin, p.stride, THRESHOLD)
