@@ -119,11 +119,8 @@ def refine(
 ) -> np.ndarray:
     """:func:`refine_plane` of a plane, or of every plane of a (F, Z, H, W) volume
     (upsampled densely once: each plane reads most of it)."""
-    if feats.ndim == 3:
-        return refine_plane(feats, classify, origin, margin, stride, threshold)
-    dense = feats.dense() if isinstance(feats, FeatureMaps) else feats
     args = (classify, origin, margin, stride, threshold)
-    return np.stack([refine_plane(dense[:, z], *args) for z in range(dense.shape[1])], axis=1)
+    return _each_plane(refine_plane, feats, args, axis=1)
 
 
 def refine_volume_labels(
@@ -137,10 +134,16 @@ def refine_volume_labels(
 ) -> np.ndarray:
     """:func:`refine_labels` of a plane, or of every plane of a (F, Z, H, W) volume."""
     args = (classify, classify_unsure, origin, margin, stride, threshold)
+    return _each_plane(refine_labels, feats, args, axis=0)
+
+
+def _each_plane(of_plane: Callable, feats: np.ndarray | FeatureMaps, args: tuple, axis: int):
+    """``of_plane(feats, *args)`` of a plane, or its results for every plane of a volume
+    stacked along ``axis``."""
     if feats.ndim == 3:
-        return refine_labels(feats, *args)
+        return of_plane(feats, *args)
     dense = feats.dense() if isinstance(feats, FeatureMaps) else feats
-    return np.stack([refine_labels(dense[:, z], *args) for z in range(dense.shape[1])], axis=0)
+    return np.stack([of_plane(dense[:, z], *args) for z in range(dense.shape[1])], axis=axis)
 
 
 def _gather(feats: np.ndarray | FeatureMaps, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
