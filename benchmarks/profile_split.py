@@ -11,7 +11,7 @@ row segments cold (feature cache cleared), coarse to fine (the default) and, wit
 classifier (summed over threads), "features s" the rest of the call (extraction, pyramid,
 upsampling/gathering, assembling); with ``--workers 1`` (the default here) the two add up
 to the wall time; "extract s" is the part of "features s" inside the extractor's
-``extract`` (the convolutions), the rest is pyramid, caching and upsampling/gathering.
+``extract`` or ``extract_interior`` (the convolutions), the rest is pyramid, caching and upsampling/gathering.
 ``--ab-conv1`` (``vgg16``, default layer): the same trained model segments alternately
 with torch's ``conv2d`` for ``conv1_1`` (the extractor as it is) and with the sgemm of
 ``convpaint_vgg/first_conv.py``, call by call, so both see the same machine load.  ``--ab-settle``: the same alternation between the
@@ -119,13 +119,22 @@ def main(argv=None) -> int:
                     for variant, extract, settles in variants:
                         settle["on"] = settles
 
-                        def timed_extract(plane, extract=extract):
-                            t0 = time.perf_counter()
-                            out = extract(plane)
-                            spent["extract"] += time.perf_counter() - t0
-                            return out
+                        def timed_call(call):
+                            def run(*a):  # the outermost call counts (interior -> extract)
+                                outer = not spent.get("in", False)
+                                spent["in"] = True
+                                t0 = time.perf_counter()
+                                try:
+                                    return call(*a)
+                                finally:
+                                    if outer:
+                                        spent["in"] = False
+                                        spent["extract"] += time.perf_counter() - t0
 
-                        ex.extract = timed_extract
+                            return run
+
+                        ex.extract = timed_call(extract)
+                        ex.extract_interior = timed_call(type(ex).extract_interior.__get__(ex))
                         model.feature_cache.clear()
                         spent.update(s=0.0, px=0, extract=0.0)
                         t0 = time.perf_counter()

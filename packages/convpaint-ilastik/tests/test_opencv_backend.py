@@ -76,6 +76,25 @@ def test_extract_interior_equals_extract_cropped() -> None:
     assert np.array_equal(inner, ex.extract(plane)[:, h:-h, h:-h])
 
 
+@pytest.mark.parametrize("backend", ["opencv", "scipy"])
+def test_model_on_interior_features_equals_model_on_cropped_ones(backend: str) -> None:
+    """The core asks planes for their interior (no own padding): same model, same result."""
+    image = smooth_noise((150, 190), seed=16) * 100
+    scribbles = np.zeros(image.shape, np.uint8)
+    scribbles[20, 10:180], scribbles[120, 10:180] = 1, 2
+    models = []
+    for interior in (True, False):
+        m = convpaint.ConvpaintModel(
+            "ilastik", sigmas=[0.7, 3.5], backend=backend, tile_size=64, seed=0, progress=False
+        )
+        if not interior:  # the base class's: the crop of extract (padding and all)
+            m.extractor.extract_interior = convpaint.FeatureExtractor.extract_interior.__get__(
+                m.extractor
+            )
+        models.append(m.train(image, scribbles))
+    np.testing.assert_array_equal(models[0].predict_proba(image), models[1].predict_proba(image))
+
+
 def test_volumes_use_scipy() -> None:
     vol = smooth_noise((1, 9, 30, 33), seed=15)
     a = IlastikFilters(backend="opencv", sigmas=[0.7, 1.6]).extract_volume(vol)

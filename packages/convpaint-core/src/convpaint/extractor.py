@@ -147,6 +147,16 @@ class FeatureExtractor:
         """
         raise NotImplementedError
 
+    def extract_interior(self, plane: np.ndarray, margin: tuple[int, int]) -> np.ndarray:
+        """``extract(plane)`` cropped by ``margin`` = (my, mx) output pixels on both sides
+        of Y and X. Override it when the crop can be computed for less than the whole
+        plane (the numbers must equal the crop of :meth:`extract`, e.g. a filter bank
+        that skips its own border padding): the core then calls it for plane features,
+        with the tile halo as ``margin``, instead of :meth:`extract`."""
+        f = self.extract(plane)
+        (my, mx), (h, w) = margin, f.shape[-2:]
+        return f[:, my : h - my, mx : w - mx]
+
     def extract_volume(self, volume: np.ndarray) -> np.ndarray:
         """Featurise a (n_input_channels, Z, H, W) volume -> (n_features, Z, H, W)."""
         raise NotImplementedError(f"extractor {self.name!r} has no 3-D mode")

@@ -158,7 +158,8 @@ class FeaturePipeline:
                 inp = imagenet(inp, full_scale)
             inp = np.ascontiguousarray(inp, dtype=np.float32)
             for s in part.scalings:
-                f, factor, crop = self._extract_at_scale(ex, inp, s)
+                # an upsampler reads the features beside their input: whole planes
+                f, factor, crop = self._extract_at_scale(ex, inp, s, part.upsampler is None)
                 if part.upsampler is not None:  # at pixels here: a factor-1 level
                     if inp.ndim == 4:
                         raise ValueError("feature upsamplers featurise planes, not volumes")
@@ -168,17 +169,22 @@ class FeaturePipeline:
         return maps
 
     def _extract_at_scale(
-        self, ex: FeatureExtractor, inp: np.ndarray, scale: int
+        self, ex: FeatureExtractor, inp: np.ndarray, scale: int, interior: bool = True
     ) -> tuple[np.ndarray, int, int]:
         """Features at the scale's own resolution, the factor back to pixels and the coarse
-        pixels cropped from each XY side."""
+        pixels cropped from each XY side: the halo's for volumes and, when ``interior``, for
+        planes of extractors with their own ``extract_interior`` (else 0: ``extract``,
+        whose output is checked as it came)."""
         small = downscale(inp, scale)
         factor = scale * int(ex.patch_size)
-        crop = 0
+        # the halo's features are never read: extractors that can skip them are asked to
+        own = type(ex).extract_interior is not FeatureExtractor.extract_interior
+        crop = xy_crop(self.halo, factor) if small.ndim == 4 or (interior and own) else 0
         try:
             if small.ndim == 4:  # (C, Z, H, W): true 3-D features, slab by slab, halos cropped
-                crop = xy_crop(self.halo, factor)
                 raw = extract_volume_at_scale(ex, small, crop)
+            elif crop:
+                raw = ex.extract_interior(small, (crop, crop))
             else:
                 raw = ex.extract(small)
         except (ExtractorError, MemoryError, Cancelled):
