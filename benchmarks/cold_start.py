@@ -9,7 +9,9 @@ which imports scikit-learn, then the variant's warm-up); then ``--calls`` times 
 (construction untimed).  The table gives medians over ``--runs`` processes of the
 first call, the tenth (the last) and their difference, per variant:
 
-* ``as is``: no warm-up (numba and the kernels load inside the first call);
+* ``as is``: no warm-up call: since 2026-12-03 the first ``ConvpaintModel()`` starts
+  ``jit.preload`` on a thread (numba and the kernels load during the setup, while
+  scikit-learn is imported); before that they loaded inside the first call;
 * ``kernels``: ``convpaint.demo.warm_up()``: numba, the compiled kernels
   (``jit.preload``) and scikit-learn-intelex imported and loaded;
 * ``warm-up``: ``warm_up(extractor)``: that and a throwaway 48 x 48 train + segment

@@ -165,3 +165,36 @@ def test_demo_warm_up_loads_kernels_and_runs_the_extractor_once():
     times = warm_up("raw")
     assert {"import numba", "forest walk", "feature gather", "tiny raw run"} <= set(times)
     assert all(t >= 0 for t in times.values())
+
+
+MODEL_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    import convpaint
+    from convpaint import jit
+    before = "numba" in sys.modules
+    convpaint.ConvpaintModel("raw")
+    for _ in range(600):  # the preload thread, started by the model, loads the kernels
+        if not jit.enabled() or (jit._preloaded is not None and not jit._pending()):
+            break
+        time.sleep(0.05)
+    print(json.dumps({"before": before, "loaded": sorted(jit._preloaded or {})}))
+    """
+)
+
+
+@pytest.mark.parametrize("numba_on", [True, False])
+def test_a_new_model_loads_the_kernels_on_a_thread(numba_on):
+    """The first ConvpaintModel() starts jit.preload on a thread, so the first train
+    finds the kernels loaded; ``CONVPAINT_NUMBA=0`` starts nothing."""
+    env = dict(os.environ, CONVPAINT_NUMBA="1" if numba_on else "0")
+    proc = subprocess.run(
+        [sys.executable, "-c", MODEL_SCRIPT], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert info["before"] is False  # import convpaint stays light
+    if numba_on:
+        assert {"import numba", "forest walk", "feature gather"} <= set(info["loaded"])
+    else:
+        assert info["loaded"] == []

@@ -55,10 +55,10 @@ def warm_up(extractor: str | None = None) -> dict[str, float]:
     it fits the forests and, given an ``extractor`` name, train and segment a throwaway
     model of it on a 48 x 48 crop of coins (the extractor's own imports, thread pools);
     seconds per step."""
-    from . import fast_fit, forest_kernel, jit
+    from . import fast_fit, feature_maps, forest_kernel, jit
 
     jit.register("forest walk", forest_kernel.warm_up)  # (already so once imported)
-    jit.register("feature gather", _warm_gather)
+    jit.register("feature gather", feature_maps.warm_up)
     times = dict(jit.preload())
     try:
         intelex = fast_fit.resolve_fit() == "intelex"
@@ -83,19 +83,6 @@ def warm_up(extractor: str | None = None) -> dict[str, float]:
         model.segment(image)
         times[f"tiny {extractor} run"] = time.perf_counter() - t
     return times
-
-
-def _warm_gather() -> None:
-    """:meth:`FeatureMaps.at` on tiny frozen levels, planar and channels-last (the layouts
-    of the extractors' outputs), at factors 1 and 2: its kernel for the pipeline's types."""
-    from .feature_maps import FeatureMaps, Level
-
-    planar = np.zeros((2, 4, 4), np.float32)
-    last = np.zeros((4, 4, 2), np.float32).transpose(2, 0, 1)
-    for f in (planar, last):
-        f.flags.writeable = False
-        for factor in (1, 2):
-            FeatureMaps([Level(f, factor, 0)], (4, 4)).at(np.array([0, 3]), np.array([1, 2]))
 
 
 def run_demo(out_dir: str | Path = "convpaint-demo", extractor: str = "ilastik") -> dict:

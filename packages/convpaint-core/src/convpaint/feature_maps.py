@@ -164,6 +164,20 @@ def _compiled_gather():
     return jit.compile(_gather)
 
 
+def warm_up() -> None:
+    """:meth:`FeatureMaps.at` on tiny frozen levels, planar and channels-last (the layouts
+    of the extractors' outputs), at factors 1 and 2: its kernel for the pipeline's types."""
+    planar = np.zeros((2, 4, 4), np.float32)
+    last = np.zeros((4, 4, 2), np.float32).transpose(2, 0, 1)
+    for f in (planar, last):
+        f.flags.writeable = False
+        for factor in (1, 2):
+            FeatureMaps([Level(f, factor, 0)], (4, 4)).at(np.array([0, 3]), np.array([1, 2]))
+
+
+jit.register("feature gather", warm_up)
+
+
 def _taps(pos: np.ndarray, factor: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Low and high source indices and the high weight of linear upsampling at ``pos``."""
     phase = (pos % factor + 0.5) / factor - 0.5

@@ -17,7 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from . import lazy, scaled
+from . import (
+    forest_kernel,  # noqa: F401 (registers the forest walk's warm-up with jit)
+    jit,
+    lazy,
+    scaled,
+)
 from .axes import from_canonical_spatial
 from .cache import DEFAULT_CACHE_BYTES, FeatureCache, TileFeatures, Unit
 from .cancel import cancel_check, check_callback
@@ -141,7 +146,8 @@ class ConvpaintModel(ModelUpsampling, ModelTraining, ModelOutputs, NamedClasses)
         upsampler_options: dict[str, Any] | None = None,
         **extractor_options: Any,
     ) -> None:
-
+        # numba and the compiled kernels load on a thread meanwhile (once per process)
+        jit.preload_in_background()
         self.extractor = get_extractor(extractor, **extractor_options)
         self.scalings = tuple(scalings) if scalings is not None else None
         self.normalize = check_mode(normalize)
