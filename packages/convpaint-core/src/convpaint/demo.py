@@ -55,10 +55,9 @@ def warm_up(extractor: str | None = None) -> dict[str, float]:
     it fits the forests and, given an ``extractor`` name, train and segment a throwaway
     model of it on a 48 x 48 crop of coins (the extractor's own imports, thread pools);
     seconds per step."""
-    from . import fast_fit, feature_maps, forest_kernel, jit
+    # importing the kernel modules registers their warm-ups with jit
+    from . import fast_fit, feature_maps, forest_kernel, jit  # noqa: F401
 
-    jit.register("forest walk", forest_kernel.warm_up)  # (already so once imported)
-    jit.register("feature gather", feature_maps.warm_up)
     times = dict(jit.preload())
     try:
         intelex = fast_fit.resolve_fit() == "intelex"
